@@ -1,0 +1,46 @@
+// Package runner runs one job's step on the agent's machine: a shell command
+// or a Wasm plugin. It knows nothing of the control plane; the agent and
+// `airlock run --local` both drive it.
+//
+// Contract: Run is called once per Step; it returns when the step has ended
+// and every process it started is gone. Output is written to log as it is
+// produced (writes may come from several goroutines but never concurrently).
+// Cancelling ctx stops the step (the whole process group for shell steps)
+// and Run returns a Result with Reason "cancelled". A step running past
+// Step.Timeout is stopped the same way with Reason "timed out".
+// An error is returned only when the step could not be started at all
+// (for example an unreadable plugin); its message is safe to show the user.
+package runner
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/airlockci/airlock/internal/wire"
+)
+
+// Step is what to run and where.
+type Step struct {
+	// Dir is the job's workspace; the step runs in it.
+	Dir string
+	// Env is added to the agent's base environment (KEY=VALUE).
+	Env      []string
+	Commands []string
+	Plugin   *wire.Plugin
+	// Timeout is 0 for no timeout.
+	Timeout time.Duration
+}
+
+// Result is how a step ended.
+type Result struct {
+	// ExitStatus is the exit status; -1 when the step was killed or could not run.
+	ExitStatus int
+	// Reason is empty for a normal exit, else "timed out", "cancelled" or an error.
+	Reason string
+}
+
+// Runner runs steps.
+type Runner interface {
+	Run(ctx context.Context, step Step, log io.Writer) (Result, error)
+}

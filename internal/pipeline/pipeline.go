@@ -1,0 +1,106 @@
+// Package pipeline parses Airlock pipelines: the Buildkite pipeline syntax for
+// the parts Airlock supports, plus Airlock's Wasm plugin steps.
+//
+// Parse is the one entry point. It reads untrusted YAML and either returns a
+// fully validated Pipeline (keys unique, dependencies present and acyclic,
+// every value exactly as written) or an *Errors listing every problem with
+// its file, line and column. Keys that Buildkite knows but Airlock does not
+// support yet are refused with "not supported yet: <key>", never ignored.
+//
+// The package has no dependency on the agent or the control plane and builds
+// for js/wasm, wasip1 and native targets.
+package pipeline
+
+import "encoding/json"
+
+// Pipeline is a parsed, validated pipeline.
+type Pipeline struct {
+	// Env applies to every step; step env overrides it. Order as written.
+	Env []EnvVar
+	// Steps in file order. `wait` steps are gone: their effect is in the
+	// DependsOn of the steps after them.
+	Steps []*Step
+}
+
+// EnvVar is one environment variable, its value exactly as written in the file.
+type EnvVar struct {
+	Name  string
+	Value string
+}
+
+// Step is one command or Wasm plugin step.
+type Step struct {
+	// Key is unique in the pipeline. Steps without a key get "step-N", N being
+	// the 1-based position among the file's steps (waits included).
+	Key   string
+	Label string
+	// Commands: from `command` (string or list) or `commands`. Empty for a
+	// Wasm plugin step.
+	Commands []string
+	// DependsOn in order: explicit depends_on first, then those implied by
+	// earlier `wait` steps.
+	DependsOn []Dependency
+	Env       []EnvVar
+	// Agents are the tags an agent must have (`agents:` map, or list of
+	// "k=v"). A step without a "queue" tag runs on the "default" queue.
+	Agents map[string]string
+	// Retry holds `retry.automatic` rules; nil when absent.
+	Retry            []RetryRule
+	TimeoutInMinutes int
+	SoftFail         SoftFail
+	// Wasm is set for an Airlock Wasm plugin step.
+	Wasm *WasmStep
+	// Line and Column locate the step in the file.
+	Line, Column int
+}
+
+// Dependency is one entry of depends_on.
+type Dependency struct {
+	Key          string
+	AllowFailure bool
+}
+
+// RetryRule is one `retry.automatic` rule.
+type RetryRule struct {
+	// ExitStatuses matched; empty means any non-zero exit status ("*").
+	ExitStatuses []int
+	Limit        int
+}
+
+// SoftFail says which failures do not fail the run.
+type SoftFail struct {
+	// All is `soft_fail: true`.
+	All bool
+	// ExitStatuses from `soft_fail: [{exit_status: N}]`.
+	ExitStatuses []int
+}
+
+// Matches reports whether exit status code is soft-failed.
+func (s SoftFail) Matches(code int) bool {
+	if s.All {
+		return true
+	}
+	for _, c := range s.ExitStatuses {
+		if c == code {
+			return true
+		}
+	}
+	return false
+}
+
+// WasmStep is an Airlock Wasm plugin step:
+//
+//	- key: checksums
+//	  wasm:
+//	    module: checksum.wasm   # plugin-path name, workspace path, or https URL
+//	    sha256: 9f86d0…         # optional pin
+//	    function: run           # default "run"
+//	    config: {files: ["dist/*"]}
+type WasmStep struct {
+	Module   string
+	SHA256   string
+	Function string
+	// Config is the `config` mapping converted to JSON (scalars as strings,
+	// exactly as written).
+	Config json.RawMessage
+}
