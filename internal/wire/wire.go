@@ -105,6 +105,8 @@ type Hello struct {
 	Name    string            `cbor:"name"`
 	Version string            `cbor:"version"`
 	Tags    map[string]string `cbor:"tags"`
+	// Slots is how many jobs the agent runs at once (at least 1).
+	Slots int `cbor:"slots"`
 	// Running lists the jobs the agent is still running (or has finished but
 	// not had acknowledged) from an earlier connection.
 	Running []JobRef `cbor:"running,omitempty"`

@@ -1,0 +1,118 @@
+//go:build js && wasm
+
+// Command edge is Airlock's control plane compiled to WebAssembly. One
+// instance boots inside each Scheduler Durable Object (see worker.mjs): the
+// shim hands it the object's state and it registers the handlers the shim
+// forwards every event to. All decisions are in package scheduler.
+package main
+
+import (
+	"fmt"
+	"os"
+	"syscall/js"
+	"time"
+
+	"github.com/airlockci/airlock/edge/internal/jsdo"
+	"github.com/airlockci/airlock/edge/scheduler"
+)
+
+func main() {
+	host := js.Global().Get(os.Getenv("AIRLOCK_HOST"))
+	if host.IsUndefined() {
+		fmt.Println("airlock edge: AIRLOCK_HOST names no host object; start me from worker.mjs")
+		return
+	}
+	logf := func(format string, args ...any) {
+		js.Global().Get("console").Call("log", "airlock: "+fmt.Sprintf(format, args...))
+	}
+	ctx, env := host.Get("ctx"), host.Get("env")
+	db, err := jsdo.NewSQL(ctx.Get("storage"), host.Get("tx"))
+	if err != nil {
+		host.Call("failed", err.Error())
+		return
+	}
+	dev := env.Get("AIRLOCK_DEV_IDENTITY")
+	sched, err := scheduler.New(db, jsdo.NewSockets(ctx), jsdo.NewAlarm(ctx.Get("storage")), time.Now, scheduler.Config{
+		DevIdentity: dev.Type() == js.TypeString && dev.String() == "true",
+		Log:         logf,
+	})
+	if err != nil {
+		host.Call("failed", err.Error())
+		return
+	}
+
+	// Every handler recovers: a panic must not end the instance for all.
+	guard := func(name string, fn func(args []js.Value) any) js.Func {
+		return js.FuncOf(func(this js.Value, args []js.Value) (ret any) {
+			defer func() {
+				if r := recover(); r != nil {
+					logf("%s: panic: %v", name, r)
+					ret = js.ValueOf(map[string]any{"status": 500, "body": `{"error":"internal error"}`})
+				}
+			}()
+			return fn(args)
+		})
+	}
+
+	host.Set("maxBody", scheduler.MaxBodyBytes)
+	// fetch(request descriptor) → response descriptor
+	host.Set("fetch", guard("fetch", func(args []js.Value) any {
+		d := args[0]
+		req := scheduler.Request{Method: d.Get("method").String(), URL: d.Get("url").String(), Header: map[string]string{}}
+		h := d.Get("headers")
+		keys := js.Global().Get("Object").Call("keys", h)
+		for i := 0; i < keys.Length(); i++ {
+			k := keys.Index(i).String()
+			req.Header[k] = h.Get(k).String()
+		}
+		if b := d.Get("body"); !b.IsUndefined() && !b.IsNull() {
+			req.Body = make([]byte, b.Get("length").Int())
+			js.CopyBytesToGo(req.Body, b)
+		}
+		resp := sched.Serve(req)
+		headers := map[string]any{}
+		for k, v := range resp.Header {
+			headers[k] = v
+		}
+		out := map[string]any{"status": resp.Status, "headers": headers}
+		if resp.Upgrade != "" {
+			out["upgrade"] = resp.Upgrade
+		} else {
+			body := js.Global().Get("Uint8Array").New(len(resp.Body))
+			js.CopyBytesToJS(body, resp.Body)
+			out["body"] = body
+		}
+		return js.ValueOf(out)
+	}))
+	// message(conn, data Uint8Array | string)
+	host.Set("message", guard("message", func(args []js.Value) any {
+		conn, data := args[0].String(), args[1]
+		var b []byte
+		if data.Type() == js.TypeString {
+			// Text frames are not part of the protocol; hand the decoder
+			// something it refuses with a clear reason.
+			b = []byte(data.String())
+		} else {
+			b = make([]byte, data.Get("length").Int())
+			js.CopyBytesToGo(b, data)
+		}
+		if err := sched.Message(conn, b); err != nil {
+			logf("message from %s: %v", conn, err)
+		}
+		return nil
+	}))
+	host.Set("close", guard("close", func(args []js.Value) any {
+		if err := sched.Closed(args[0].String()); err != nil {
+			logf("close of %s: %v", args[0].String(), err)
+		}
+		return nil
+	}))
+	host.Set("alarm", guard("alarm", func(args []js.Value) any {
+		if err := sched.Alarm(); err != nil {
+			logf("alarm: %v", err)
+		}
+		return nil
+	}))
+	host.Call("ready")
+	select {}
+}

@@ -1,0 +1,345 @@
+package scheduler
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/airlockci/airlock/internal/wire"
+)
+
+// WebSocket close codes the scheduler uses.
+const (
+	CloseProtocolError = 1002 // a frame broke the protocol
+	ClosePolicy        = 1008 // a frame was refused
+	CloseTooBig        = 1009 // a frame was over wire.MaxFrameSize
+	CloseReplaced      = 4000 // the same agent connected again
+)
+
+// Identity is who a connecting agent proved to be.
+type Identity struct {
+	// Kind is the proof used: "dev" for the development identity.
+	Kind string
+	// Subject is the proven principal, unique within Kind.
+	Subject string
+}
+
+func (id Identity) String() string { return id.Kind + ":" + id.Subject }
+
+// ErrUnauthenticated is returned for an agent that did not prove who it is.
+var ErrUnauthenticated = errors.New("agent identity not proven")
+
+// VerifyDevIdentity checks the development identity header value. It is
+// accepted only by a control plane started in development mode.
+func (s *Scheduler) VerifyDevIdentity(header string) (Identity, error) {
+	if !s.cfg.DevIdentity {
+		return Identity{}, fmt.Errorf("%w: the development identity is accepted only in development mode", ErrUnauthenticated)
+	}
+	if header == "" {
+		return Identity{}, fmt.Errorf("%w: no identity proof in the request", ErrUnauthenticated)
+	}
+	if len(header) > 128 {
+		return Identity{}, fmt.Errorf("%w: development identity longer than 128 bytes", ErrUnauthenticated)
+	}
+	return Identity{Kind: "dev", Subject: header}, nil
+}
+
+// Connect records a new agent connection for a proven identity and returns
+// its connection ID; the caller accepts the WebSocket under that ID.
+func (s *Scheduler) Connect(id Identity) (string, error) {
+	conn := newID("c_")
+	err := s.run(func(ev *event) error {
+		s.exec(`INSERT INTO conns (conn, identity, agent_id, opened_ms) VALUES (?, ?, '', ?)`, conn, id.String(), s.nowMS())
+		return nil
+	})
+	return conn, err
+}
+
+// Message handles one frame from a connection. A frame that cannot be
+// decoded, or that breaks the protocol, closes that connection with the
+// reason and changes nothing else.
+func (s *Scheduler) Message(conn string, data []byte) error {
+	f, err := wire.Decode(data)
+	if err != nil {
+		code := CloseProtocolError
+		if errors.Is(err, wire.ErrFrameTooLarge) {
+			code = CloseTooBig
+		}
+		s.refuse(conn, code, err.Error())
+		return nil
+	}
+	var refusal string
+	err = s.run(func(ev *event) error {
+		rows := s.exec(`SELECT identity, agent_id FROM conns WHERE conn = ?`, conn)
+		if len(rows) == 0 {
+			refusal = "unknown connection"
+			return nil
+		}
+		identity, agentID := asString(rows[0][0]), asString(rows[0][1])
+		if f.Type == wire.THello {
+			if agentID != "" {
+				refusal = "hello sent twice"
+				return nil
+			}
+			refusal = ev.hello(conn, identity, f.Hello)
+			return nil
+		}
+		if agentID == "" {
+			refusal = fmt.Sprintf("%s frame before hello", f.Type)
+			return nil
+		}
+		now := s.nowMS()
+		s.exec(`UPDATE agents SET last_seen_ms = ? WHERE id = ?`, now, agentID)
+		switch f.Type {
+		case wire.THeartbeat:
+			s.exec(`UPDATE jobs SET lease_ms = ? WHERE agent_id = ? AND state IN ('assigned','running')`,
+				now+wire.LeaseTimeout.Milliseconds(), agentID)
+			ev.rearm = true
+		case wire.TAccept:
+			ev.accept(conn, agentID, *f.Accept)
+		case wire.TLog:
+			ev.log(conn, agentID, f.Log)
+		case wire.TFinished:
+			ev.finished(conn, agentID, f.Finished)
+		default:
+			refusal = fmt.Sprintf("agents do not send %s frames", f.Type)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if refusal != "" {
+		s.refuse(conn, CloseProtocolError, refusal)
+	}
+	return nil
+}
+
+// refuse tells the agent why, then closes its connection. The connection's
+// record goes when the close event arrives.
+func (s *Scheduler) refuse(conn string, code int, reason string) {
+	if b, err := wire.Encode(wire.Frame{Type: wire.TError, Error: &wire.ErrorReason{Message: reason}}); err == nil {
+		_ = s.sockets.Send(conn, b)
+	}
+	if len(reason) > 120 { // a WebSocket close reason is at most 123 bytes
+		reason = reason[:120]
+	}
+	s.sockets.Close(conn, code, reason)
+}
+
+// Closed handles a connection that ended. Its agent's jobs keep their leases:
+// the agent may reconnect and carry on; if it does not, Alarm re-queues them.
+func (s *Scheduler) Closed(conn string) error {
+	return s.run(func(ev *event) error {
+		s.exec(`UPDATE agents SET connected = 0, ready = 0, conn = '' WHERE conn = ?`, conn)
+		s.exec(`DELETE FROM conns WHERE conn = ?`, conn)
+		ev.rearm = true
+		return nil
+	})
+}
+
+func (ev *event) hello(conn, identity string, h *wire.Hello) string {
+	s := ev.s
+	if h.Name == "" || len(h.Name) > 128 {
+		return "hello: agent name must be 1 to 128 bytes"
+	}
+	if len(h.Tags) > 64 {
+		return "hello: more than 64 tags"
+	}
+	slots := h.Slots
+	if slots < 1 || slots > 64 {
+		return fmt.Sprintf("hello: slots %d, want 1 to 64", h.Slots)
+	}
+	tags := map[string]string{"queue": "default"}
+	for k, v := range h.Tags {
+		tags[k] = v
+	}
+	tagsJSON, _ := json.Marshal(tags)
+	now := s.nowMS()
+	var agentID string
+	if rows := s.exec(`SELECT id, conn FROM agents WHERE identity = ? AND name = ?`, identity, h.Name); len(rows) > 0 {
+		agentID = asString(rows[0][0])
+		if old := asString(rows[0][1]); old != "" && old != conn {
+			ev.close(old, CloseReplaced, "replaced by a new connection of the same agent")
+			s.exec(`UPDATE conns SET agent_id = '' WHERE conn = ?`, old)
+		}
+		s.exec(`UPDATE agents SET tags = ?, slots = ?, version = ?, conn = ?, connected = 1, ready = 1, connected_ms = ?, last_seen_ms = ? WHERE id = ?`,
+			string(tagsJSON), int64(slots), h.Version, conn, now, now, agentID)
+	} else {
+		agentID = newID("a_")
+		s.exec(`INSERT INTO agents (id, identity, name, tags, slots, version, conn, connected, ready, connected_ms, last_seen_ms)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 1, 1, ?, ?)`, agentID, identity, h.Name, string(tagsJSON), int64(slots), h.Version, conn, now, now)
+	}
+	s.exec(`UPDATE conns SET agent_id = ? WHERE conn = ?`, agentID, conn)
+
+	// Reconcile: jobs the agent still runs keep going; jobs we think it has
+	// but it does not know are lost; jobs it has that we no longer give it
+	// are unknown to us and it stops them.
+	still := make(map[string]int, len(h.Running))
+	for _, r := range h.Running {
+		still[r.ID] = r.Attempt
+	}
+	var unknown []wire.JobRef
+	for _, r := range h.Running {
+		j := s.job(r.ID)
+		if j == nil || j.AgentID != agentID || j.Attempt != int64(r.Attempt) {
+			// A finished attempt that was not acknowledged is acknowledged by
+			// the Finished frame the agent re-sends; anything else is unknown.
+			if j == nil || j.AgentID != agentID || !terminal(j.State) {
+				unknown = append(unknown, r)
+			}
+		}
+	}
+	for _, j := range s.jobs(`agent_id = ? AND state IN ('assigned','running')`, agentID) {
+		if a, ok := still[j.ID]; !ok || int64(a) != j.Attempt {
+			ev.lose(j, "agent restarted without it")
+		} else {
+			s.exec(`UPDATE jobs SET lease_ms = ? WHERE id = ?`, now+wire.LeaseTimeout.Milliseconds(), j.ID)
+		}
+	}
+	ev.sendFrame(conn, wire.Frame{Type: wire.TWelcome, Welcome: &wire.Welcome{
+		AgentID: agentID, HeartbeatSeconds: int(wire.HeartbeatInterval.Seconds()), Unknown: unknown,
+	}})
+	ev.dispatch()
+	return ""
+}
+
+// held returns the job if this agent holds this attempt of it.
+func (ev *event) held(agentID string, ref wire.JobRef) *jobRow {
+	j := ev.s.job(ref.ID)
+	if j == nil || j.AgentID != agentID || j.Attempt != int64(ref.Attempt) {
+		return nil
+	}
+	return j
+}
+
+func (ev *event) accept(conn, agentID string, ref wire.JobRef) {
+	s := ev.s
+	j := ev.held(agentID, ref)
+	if j == nil || terminal(j.State) {
+		ev.sendFrame(conn, wire.Frame{Type: wire.TCancel, Cancel: &ref})
+		return
+	}
+	if j.State == StateAssigned {
+		s.exec(`UPDATE jobs SET state = ?, started_ms = ? WHERE id = ?`, StateRunning, s.nowMS(), j.ID)
+	}
+}
+
+func (ev *event) log(conn, agentID string, l *wire.Log) {
+	s := ev.s
+	j := ev.held(agentID, l.JobRef)
+	if j == nil {
+		// Not ours (any more): acknowledge so the agent stops re-sending.
+		ev.sendFrame(conn, wire.Frame{Type: wire.TLogAck, LogAck: &wire.LogAck{JobRef: l.JobRef, Seq: l.Seq}})
+		return
+	}
+	if l.Seq == j.LogSeq+1 && !terminal(j.State) {
+		s.exec(`INSERT OR IGNORE INTO logs (job_id, attempt, seq, data) VALUES (?, ?, ?, ?)`, j.ID, j.Attempt, l.Seq, l.Data)
+		s.exec(`UPDATE jobs SET log_seq = ? WHERE id = ?`, l.Seq, j.ID)
+		j.LogSeq = l.Seq
+	}
+	ev.sendFrame(conn, wire.Frame{Type: wire.TLogAck, LogAck: &wire.LogAck{JobRef: l.JobRef, Seq: j.LogSeq}})
+}
+
+func (ev *event) finished(conn, agentID string, f *wire.Finished) {
+	j := ev.held(agentID, f.JobRef)
+	if j != nil && !terminal(j.State) && f.LastSeq <= j.LogSeq {
+		ev.finish(j, f.ExitStatus, f.Reason, f.StartedMS, f.FinishedMS)
+	}
+	if j != nil && !terminal(j.State) && f.LastSeq > j.LogSeq {
+		// Log chunks are missing: the agent re-sends them and this frame
+		// after reconnecting; until then the job stays running.
+		return
+	}
+	ev.sendFrame(conn, wire.Frame{Type: wire.TFinishedAck, FinishedAck: &f.JobRef})
+}
+
+// agentRow is a connected agent with free slots.
+type agentRow struct {
+	ID, Name, Conn string
+	Tags           map[string]string
+	Free           int64
+}
+
+// dispatch pushes queued jobs to connected agents with matching tags and a
+// free slot, oldest job first.
+func (ev *event) dispatch() {
+	s := ev.s
+	queued := s.jobs(`state = 'queued' ORDER BY queued_ms, run_id, idx`)
+	if len(queued) == 0 {
+		return
+	}
+	rows := s.exec(`SELECT a.id, a.name, a.conn, a.tags, a.slots - (SELECT COUNT(*) FROM jobs j WHERE j.agent_id = a.id AND j.state IN ('assigned','running'))
+		FROM agents a WHERE a.connected = 1 AND a.ready = 1 ORDER BY a.last_seen_ms DESC`)
+	var agents []*agentRow
+	for _, r := range rows {
+		a := &agentRow{ID: asString(r[0]), Name: asString(r[1]), Conn: asString(r[2]), Free: asInt(r[4])}
+		_ = json.Unmarshal(asBytes(r[3]), &a.Tags)
+		if a.Free > 0 {
+			agents = append(agents, a)
+		}
+	}
+	repos := map[string][2]string{}
+	for _, j := range queued {
+		var pick *agentRow
+		for _, a := range agents {
+			if a.Free > 0 && tagsMatch(j.Tags, a.Tags) && (pick == nil || a.Free > pick.Free) {
+				pick = a
+			}
+		}
+		if pick == nil {
+			continue
+		}
+		pick.Free--
+		lease := s.nowMS() + wire.LeaseTimeout.Milliseconds()
+		s.exec(`UPDATE jobs SET state = ?, agent_id = ?, agent_name = ?, lease_ms = ?, log_seq = 0 WHERE id = ?`,
+			StateAssigned, pick.ID, pick.Name, lease, j.ID)
+		repo, ok := repos[j.RunID]
+		if !ok {
+			r := s.exec(`SELECT repository, commit_sha FROM runs WHERE id = ?`, j.RunID)[0]
+			repo = [2]string{asString(r[0]), asString(r[1])}
+			repos[j.RunID] = repo
+		}
+		ev.sendFrame(pick.Conn, wire.Frame{Type: wire.TAssign, Assign: &wire.Job{
+			JobRef:         wire.JobRef{ID: j.ID, Attempt: int(j.Attempt)},
+			RunID:          j.RunID,
+			Key:            j.Key,
+			Label:          j.Label,
+			Commands:       j.Spec.Commands,
+			Env:            j.Spec.Env,
+			TimeoutMinutes: j.Spec.TimeoutMinutes,
+			Plugin:         j.Spec.Plugin,
+			Repository:     repo[0],
+			Commit:         repo[1],
+		}})
+		ev.rearm = true
+	}
+}
+
+// tagsMatch reports whether an agent's tags satisfy every tag a job needs.
+// A needed value "*" matches any value of that tag.
+func tagsMatch(need, have map[string]string) bool {
+	for k, v := range need {
+		got, ok := have[k]
+		if !ok || (v != "*" && got != v) {
+			return false
+		}
+	}
+	return true
+}
+
+func (ev *event) sendFrame(conn string, f wire.Frame) {
+	b, err := wire.Encode(f)
+	if err != nil {
+		panic(err) // our own frames are always encodable
+	}
+	ev.send(conn, b)
+}
+
+func (s *Scheduler) connOf(agentID string) string {
+	rows := s.exec(`SELECT conn FROM agents WHERE id = ? AND connected = 1`, agentID)
+	if len(rows) == 0 {
+		return ""
+	}
+	return asString(rows[0][0])
+}

@@ -1,0 +1,364 @@
+package scheduler
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// MaxBodyBytes is the largest request body the API accepts; larger bodies
+// are answered 413 without being read further.
+const MaxBodyBytes = 1 << 20
+
+// Request is an HTTP request as the Durable Object hands it over. Body holds
+// at most MaxBodyBytes+1 bytes: one more than allowed tells that it was cut.
+type Request struct {
+	Method string
+	// URL is the full request URL.
+	URL    string
+	Header map[string]string // lower-case names
+	Body   []byte
+}
+
+// Response is the answer. When Upgrade is set the caller accepts the request's
+// WebSocket under that connection ID instead of sending Body.
+type Response struct {
+	Status  int
+	Header  map[string]string
+	Body    []byte
+	Upgrade string
+}
+
+// RunView is a run as the API shows it.
+type RunView struct {
+	ID         string    `json:"id"`
+	Number     int64     `json:"number"`
+	State      string    `json:"state"`
+	Filename   string    `json:"filename"`
+	Repository string    `json:"repository,omitempty"`
+	Commit     string    `json:"commit,omitempty"`
+	Branch     string    `json:"branch,omitempty"`
+	Message    string    `json:"message,omitempty"`
+	CreatedMS  int64     `json:"created_ms"`
+	FinishedMS int64     `json:"finished_ms,omitempty"`
+	Jobs       []JobView `json:"jobs"`
+}
+
+// JobView is a job as the API shows it.
+type JobView struct {
+	Key        string   `json:"key"`
+	Label      string   `json:"label"`
+	State      string   `json:"state"`
+	DependsOn  []string `json:"depends_on,omitempty"`
+	Attempt    int64    `json:"attempt"`
+	Agent      string   `json:"agent,omitempty"`
+	ExitStatus *int64   `json:"exit_status,omitempty"`
+	Reason     string   `json:"reason,omitempty"`
+	SoftFailed bool     `json:"soft_failed,omitempty"`
+	QueuedMS   int64    `json:"queued_ms,omitempty"`
+	StartedMS  int64    `json:"started_ms,omitempty"`
+	FinishedMS int64    `json:"finished_ms,omitempty"`
+	LogSeq     int64    `json:"log_seq"`
+}
+
+// AgentView is an agent as the API shows it.
+type AgentView struct {
+	ID          string            `json:"id"`
+	Name        string            `json:"name"`
+	Identity    string            `json:"identity"`
+	Tags        map[string]string `json:"tags"`
+	Slots       int64             `json:"slots"`
+	Busy        int64             `json:"busy"`
+	Version     string            `json:"version,omitempty"`
+	Connected   bool              `json:"connected"`
+	ConnectedMS int64             `json:"connected_ms"`
+	LastSeenMS  int64             `json:"last_seen_ms"`
+}
+
+// Run returns a run with its jobs, and the ID of the job log table rows.
+func (s *Scheduler) Run(id string) (RunView, bool, error) {
+	var v RunView
+	found := false
+	err := s.run(func(ev *event) error {
+		rows := s.exec(`SELECT id, number, state, filename, repository, commit_sha, branch, message, created_ms, finished_ms FROM runs WHERE id = ?`, id)
+		if len(rows) == 0 {
+			return nil
+		}
+		r := rows[0]
+		found = true
+		v = RunView{ID: asString(r[0]), Number: asInt(r[1]), State: asString(r[2]), Filename: asString(r[3]),
+			Repository: asString(r[4]), Commit: asString(r[5]), Branch: asString(r[6]), Message: asString(r[7]),
+			CreatedMS: asInt(r[8]), FinishedMS: asInt(r[9]), Jobs: []JobView{}}
+		for _, j := range s.jobs(`run_id = ? ORDER BY idx`, id) {
+			jv := JobView{Key: j.Key, Label: j.Label, State: j.State, Attempt: j.Attempt, Agent: j.AgentName,
+				ExitStatus: j.ExitStatus, Reason: j.Reason, SoftFailed: j.SoftFailed, QueuedMS: j.QueuedMS,
+				StartedMS: j.StartedMS, FinishedMS: j.FinishedMS, LogSeq: j.LogSeq}
+			for _, d := range j.Spec.DependsOn {
+				jv.DependsOn = append(jv.DependsOn, d.Key)
+			}
+			v.Jobs = append(v.Jobs, jv)
+		}
+		return nil
+	})
+	if err == nil && !found {
+		err = &HTTPError{Status: 404, Message: fmt.Sprintf("run %q not found", id)}
+	}
+	return v, found, err
+}
+
+// Agents lists every agent known, connected first.
+func (s *Scheduler) Agents() ([]AgentView, error) {
+	out := []AgentView{}
+	err := s.run(func(ev *event) error {
+		for _, r := range s.exec(`SELECT a.id, a.name, a.identity, a.tags, a.slots, a.version, a.connected, a.connected_ms, a.last_seen_ms,
+			(SELECT COUNT(*) FROM jobs j WHERE j.agent_id = a.id AND j.state IN ('assigned','running'))
+			FROM agents a ORDER BY a.connected DESC, a.name`) {
+			av := AgentView{ID: asString(r[0]), Name: asString(r[1]), Identity: asString(r[2]), Slots: asInt(r[4]),
+				Version: asString(r[5]), Connected: asInt(r[6]) != 0, ConnectedMS: asInt(r[7]), LastSeenMS: asInt(r[8]), Busy: asInt(r[9])}
+			_ = json.Unmarshal(asBytes(r[3]), &av.Tags)
+			out = append(out, av)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Log returns an attempt's log chunks after sequence number after, the last
+// sequence number included, and whether the attempt has ended (so no more
+// chunks will come). Attempt 0 means the job's current attempt.
+func (s *Scheduler) Log(runID, key string, attempt, after int64) (data []byte, last int64, done bool, err error) {
+	err = s.run(func(ev *event) error {
+		js := s.jobs(`run_id = ? AND key = ?`, runID, key)
+		if len(js) == 0 {
+			if len(s.exec(`SELECT 1 FROM runs WHERE id = ?`, runID)) == 0 {
+				return &HTTPError{Status: 404, Message: fmt.Sprintf("run %q not found", runID)}
+			}
+			return &HTTPError{Status: 404, Message: fmt.Sprintf("job %q not found in run %q", key, runID)}
+		}
+		j := js[0]
+		if attempt == 0 {
+			attempt = j.Attempt
+		}
+		if attempt < 1 || attempt > j.Attempt {
+			return &HTTPError{Status: 404, Message: fmt.Sprintf("job %q has no attempt %d", key, attempt)}
+		}
+		var buf bytes.Buffer
+		last = after
+		for _, r := range s.exec(`SELECT seq, data FROM logs WHERE job_id = ? AND attempt = ? AND seq > ? ORDER BY seq`, j.ID, attempt, after) {
+			buf.Write(asBytes(r[1]))
+			last = asInt(r[0])
+		}
+		data = buf.Bytes()
+		done = attempt < j.Attempt || terminal(j.State)
+		return nil
+	})
+	return data, last, done, err
+}
+
+// Serve answers one API request.
+func (s *Scheduler) Serve(req Request) Response {
+	resp, err := s.serve(req)
+	if err == nil {
+		return resp
+	}
+	var he *HTTPError
+	var ie errInternal
+	switch {
+	case errors.As(err, &he):
+		return jsonResponse(he.Status, map[string]any{"error": he.Message, "details": he.Details})
+	case errors.As(err, &ie):
+		return jsonResponse(500, map[string]any{"error": "internal error", "id": ie.id})
+	default:
+		id := newID("err_")
+		s.cfg.Log("%s: %v", id, err)
+		return jsonResponse(500, map[string]any{"error": "internal error", "id": id})
+	}
+}
+
+func (s *Scheduler) serve(req Request) (Response, error) {
+	u, err := url.Parse(req.URL)
+	if err != nil {
+		return Response{}, &HTTPError{Status: 400, Message: "malformed URL"}
+	}
+	parts := strings.Split(strings.Trim(u.EscapedPath(), "/"), "/")
+	for i, p := range parts {
+		if parts[i], err = url.PathUnescape(p); err != nil {
+			return Response{}, &HTTPError{Status: 400, Message: "malformed URL path"}
+		}
+	}
+	q := u.Query()
+	// route reports whether the request is for pattern ("*" matches any one
+	// segment) with this method; a path match with another method is
+	// remembered so an unmatched request gets 405 rather than 404.
+	var allowed []string
+	route := func(method string, pattern ...string) bool {
+		if len(parts) != len(pattern) {
+			return false
+		}
+		for i, p := range pattern {
+			if p != "*" && p != parts[i] {
+				return false
+			}
+		}
+		if req.Method != method && !(method == "GET" && req.Method == "HEAD") {
+			allowed = append(allowed, method)
+			return false
+		}
+		return true
+	}
+	resp, err := s.dispatchRoute(req, route, parts, q)
+	var he *HTTPError
+	if errors.As(err, &he) && he.Status == 404 && len(allowed) > 0 && he.Message == errNoEndpoint {
+		return Response{}, &HTTPError{Status: 405, Message: fmt.Sprintf("%s %s: method not allowed, want %s", req.Method, u.Path, strings.Join(allowed, " or "))}
+	}
+	return resp, err
+}
+
+const errNoEndpoint = "no such endpoint"
+
+func (s *Scheduler) dispatchRoute(req Request, route func(string, ...string) bool, parts []string, q url.Values) (Response, error) {
+	switch {
+	case route("GET", "v1", "healthz"):
+		return jsonResponse(200, map[string]any{"ok": true}), nil
+
+	case route("POST", "v1", "runs"):
+		if len(req.Body) > MaxBodyBytes {
+			return Response{}, &HTTPError{Status: 413, Message: fmt.Sprintf("request body over the limit of %d bytes", MaxBodyBytes)}
+		}
+		if len(bytes.TrimSpace(req.Body)) == 0 {
+			return Response{}, &HTTPError{Status: 400, Message: `empty request body: want a JSON object {"pipeline": "<yaml>", ...}`}
+		}
+		var sr SubmitRequest
+		dec := json.NewDecoder(bytes.NewReader(req.Body))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&sr); err != nil {
+			return Response{}, &HTTPError{Status: 400, Message: "request body: " + err.Error() + `: want a JSON object {"pipeline": "<yaml>", "filename", "repository", "commit", "branch", "message"}`}
+		}
+		if dec.More() {
+			return Response{}, &HTTPError{Status: 400, Message: "request body: trailing data after the JSON object"}
+		}
+		v, err := s.Submit(sr)
+		if err != nil {
+			return Response{}, err
+		}
+		r := jsonResponse(201, v)
+		r.Header["location"] = "/v1/runs/" + v.ID
+		return r, nil
+
+	case route("GET", "v1", "runs"):
+		return s.listRuns(q)
+
+	case route("GET", "v1", "runs", "*"):
+		v, _, err := s.Run(parts[2])
+		if err != nil {
+			return Response{}, err
+		}
+		return jsonResponse(200, v), nil
+
+	case route("POST", "v1", "runs", "*", "cancel"):
+		if err := s.Cancel(parts[2], ""); err != nil {
+			return Response{}, err
+		}
+		v, _, err := s.Run(parts[2])
+		return jsonResponse(202, v), err
+
+	case route("POST", "v1", "runs", "*", "jobs", "*", "cancel"):
+		if err := s.Cancel(parts[2], parts[4]); err != nil {
+			return Response{}, err
+		}
+		v, _, err := s.Run(parts[2])
+		return jsonResponse(202, v), err
+
+	case route("GET", "v1", "runs", "*", "jobs", "*", "log"):
+		attempt, err1 := intParam(q, "attempt")
+		after, err2 := intParam(q, "after")
+		if err := errors.Join(err1, err2); err != nil {
+			return Response{}, err
+		}
+		data, last, done, err := s.Log(parts[2], parts[4], attempt, after)
+		if err != nil {
+			return Response{}, err
+		}
+		return Response{Status: 200, Body: data, Header: map[string]string{
+			"content-type":    "text/plain; charset=utf-8",
+			"airlock-log-seq": strconv.FormatInt(last, 10),
+			"airlock-log-end": strconv.FormatBool(done),
+			"cache-control":   "no-store",
+		}}, nil
+
+	case route("GET", "v1", "agents"):
+		as, err := s.Agents()
+		if err != nil {
+			return Response{}, err
+		}
+		return jsonResponse(200, map[string]any{"agents": as}), nil
+
+	case route("GET", "v1", "agents", "connect"):
+		if !strings.EqualFold(req.Header["upgrade"], "websocket") {
+			return Response{}, &HTTPError{Status: 426, Message: "this endpoint takes a WebSocket upgrade"}
+		}
+		id, err := s.VerifyDevIdentity(req.Header["airlock-dev-identity"])
+		if err != nil {
+			return Response{}, &HTTPError{Status: 401, Message: err.Error()}
+		}
+		conn, err := s.Connect(id)
+		if err != nil {
+			return Response{}, err
+		}
+		return Response{Status: 101, Upgrade: conn}, nil
+	}
+	return Response{}, &HTTPError{Status: 404, Message: errNoEndpoint}
+}
+
+func (s *Scheduler) listRuns(q url.Values) (Response, error) {
+	limit, err := intParam(q, "limit")
+	if err != nil {
+		return Response{}, err
+	}
+	if limit <= 0 || limit > 100 {
+		limit = 20
+	}
+	type runSummary struct {
+		ID        string `json:"id"`
+		Number    int64  `json:"number"`
+		State     string `json:"state"`
+		Filename  string `json:"filename"`
+		Commit    string `json:"commit,omitempty"`
+		CreatedMS int64  `json:"created_ms"`
+	}
+	out := []runSummary{}
+	err = s.run(func(ev *event) error {
+		for _, r := range s.exec(`SELECT id, number, state, filename, commit_sha, created_ms FROM runs ORDER BY number DESC LIMIT ?`, limit) {
+			out = append(out, runSummary{asString(r[0]), asInt(r[1]), asString(r[2]), asString(r[3]), asString(r[4]), asInt(r[5])})
+		}
+		return nil
+	})
+	return jsonResponse(200, map[string]any{"runs": out}), err
+}
+
+func intParam(q url.Values, name string) (int64, error) {
+	v := q.Get(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, &HTTPError{Status: 400, Message: fmt.Sprintf("query parameter %s=%q: want a non-negative integer", name, v)}
+	}
+	return n, nil
+}
+
+func jsonResponse(status int, v any) Response {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = 500, []byte(`{"error":"internal error: encoding the response"}`)
+	}
+	return Response{Status: status, Body: append(b, '\n'), Header: map[string]string{
+		"content-type":  "application/json",
+		"cache-control": "no-store",
+	}}
+}

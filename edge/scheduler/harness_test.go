@@ -1,0 +1,266 @@
+package scheduler
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/ncruces/go-sqlite3"
+	_ "github.com/ncruces/go-sqlite3/embed"
+
+	"github.com/airlockci/airlock/internal/wire"
+)
+
+// sqliteDB is DB on a real SQLite (in memory), the same engine the Durable
+// Object's storage runs.
+type sqliteDB struct {
+	conn *sqlite3.Conn
+	inTx bool
+}
+
+func openDB(t testing.TB) *sqliteDB {
+	t.Helper()
+	c, err := sqlite3.Open(":memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &sqliteDB{conn: c}
+}
+
+func (d *sqliteDB) Exec(query string, args ...any) ([][]any, error) {
+	st, _, err := d.conn.Prepare(query)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	for i, a := range args {
+		var err error
+		switch x := a.(type) {
+		case nil:
+			err = st.BindNull(i + 1)
+		case string:
+			err = st.BindText(i+1, x)
+		case int64:
+			err = st.BindInt64(i+1, x)
+		case int:
+			err = st.BindInt64(i+1, int64(x))
+		case []byte:
+			err = st.BindBlob(i+1, x)
+		default:
+			return nil, fmt.Errorf("cannot bind %T", a)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	var rows [][]any
+	for st.Step() {
+		row := make([]any, st.ColumnCount())
+		for c := range row {
+			switch st.ColumnType(c) {
+			case sqlite3.INTEGER:
+				row[c] = st.ColumnInt64(c)
+			case sqlite3.FLOAT:
+				row[c] = st.ColumnFloat(c)
+			case sqlite3.TEXT:
+				row[c] = st.ColumnText(c)
+			case sqlite3.BLOB:
+				row[c] = append([]byte(nil), st.ColumnRawBlob(c)...)
+			default:
+				row[c] = nil
+			}
+		}
+		rows = append(rows, row)
+	}
+	return rows, st.Err()
+}
+
+func (d *sqliteDB) Transaction(fn func() error) (err error) {
+	if d.inTx {
+		return fn()
+	}
+	if err := d.conn.Exec("BEGIN"); err != nil {
+		return err
+	}
+	d.inTx = true
+	defer func() {
+		d.inTx = false
+		if r := recover(); r != nil {
+			_ = d.conn.Exec("ROLLBACK")
+			panic(r)
+		}
+		if err != nil {
+			_ = d.conn.Exec("ROLLBACK")
+			return
+		}
+		err = d.conn.Exec("COMMIT")
+	}()
+	return fn()
+}
+
+// sockets records what the scheduler sends and closes.
+type sockets struct {
+	open   map[string]bool
+	frames map[string][]wire.Frame
+	closed map[string]string
+}
+
+func newSockets() *sockets {
+	return &sockets{open: map[string]bool{}, frames: map[string][]wire.Frame{}, closed: map[string]string{}}
+}
+
+func (s *sockets) Send(conn string, b []byte) error {
+	if !s.open[conn] {
+		return nil
+	}
+	f, err := wire.Decode(b)
+	if err != nil {
+		return fmt.Errorf("scheduler sent an undecodable frame: %w", err)
+	}
+	s.frames[conn] = append(s.frames[conn], f)
+	return nil
+}
+
+func (s *sockets) Close(conn string, code int, reason string) {
+	if s.open[conn] {
+		s.closed[conn] = fmt.Sprintf("%d %s", code, reason)
+		delete(s.open, conn)
+	}
+}
+
+func (s *sockets) Open() []string {
+	var out []string
+	for c := range s.open {
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// take returns and forgets the frames sent to conn.
+func (s *sockets) take(conn string) []wire.Frame {
+	f := s.frames[conn]
+	delete(s.frames, conn)
+	return f
+}
+
+type alarm struct{ at time.Time }
+
+func (a *alarm) Set(t time.Time) { a.at = t }
+
+// world is a scheduler on a real SQLite with recorded sockets and a clock
+// the test moves.
+type world struct {
+	t     testing.TB
+	db    *sqliteDB
+	sock  *sockets
+	alarm *alarm
+	clock time.Time
+	s     *Scheduler
+}
+
+func newWorld(t testing.TB) *world {
+	t.Helper()
+	w := &world{t: t, db: openDB(t), sock: newSockets(), alarm: &alarm{}, clock: time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)}
+	w.boot()
+	return w
+}
+
+// boot starts a fresh Scheduler on the same database, as a Durable Object
+// does after eviction or restart.
+func (w *world) boot() {
+	s, err := New(w.db, w.sock, w.alarm, func() time.Time { return w.clock }, Config{DevIdentity: true, Log: func(f string, a ...any) { w.t.Logf(f, a...) }})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.s = s
+}
+
+func (w *world) submit(yaml string) RunView {
+	w.t.Helper()
+	v, err := w.s.Submit(SubmitRequest{Pipeline: yaml, Filename: "p.yml", Repository: "/repo", Commit: "abc"})
+	if err != nil {
+		w.t.Fatalf("submit: %v", err)
+	}
+	return v
+}
+
+func (w *world) run(id string) RunView {
+	w.t.Helper()
+	v, _, err := w.s.Run(id)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return v
+}
+
+// agent connects a dev agent and says hello.
+func (w *world) agent(name string, slots int, tags map[string]string, running ...wire.JobRef) string {
+	w.t.Helper()
+	id, err := w.s.VerifyDevIdentity(name)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	conn, err := w.s.Connect(id)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.sock.open[conn] = true
+	w.send(conn, wire.Frame{Type: wire.THello, Hello: &wire.Hello{Name: name, Version: "test", Tags: tags, Slots: slots, Running: running}})
+	return conn
+}
+
+func (w *world) send(conn string, f wire.Frame) {
+	w.t.Helper()
+	b, err := wire.Encode(f)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if err := w.s.Message(conn, b); err != nil {
+		w.t.Fatalf("message: %v", err)
+	}
+}
+
+// assigned returns the jobs assigned to conn since the last call.
+func (w *world) assigned(conn string) []*wire.Job {
+	var jobs []*wire.Job
+	for _, f := range w.sock.take(conn) {
+		if f.Type == wire.TAssign {
+			jobs = append(jobs, f.Assign)
+		}
+	}
+	return jobs
+}
+
+// finish runs a job on conn to completion with the given exit status.
+func (w *world) finish(conn string, j *wire.Job, exit int, log string) {
+	w.send(conn, wire.Frame{Type: wire.TAccept, Accept: &j.JobRef})
+	var last int64
+	if log != "" {
+		last = 1
+		w.send(conn, wire.Frame{Type: wire.TLog, Log: &wire.Log{JobRef: j.JobRef, Seq: 1, Data: []byte(log)}})
+	}
+	w.send(conn, wire.Frame{Type: wire.TFinished, Finished: &wire.Finished{JobRef: j.JobRef, ExitStatus: exit, LastSeq: last}})
+}
+
+func states(v RunView) map[string]string {
+	m := map[string]string{}
+	for _, j := range v.Jobs {
+		m[j.Key] = j.State
+	}
+	return m
+}
+
+func keys(jobs []*wire.Job) []string {
+	var out []string
+	for _, j := range jobs {
+		out = append(out, j.Key)
+	}
+	sort.Strings(out)
+	return out
+}
+
+var errTest = errors.New("test")

@@ -1,0 +1,433 @@
+package scheduler
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/airlockci/airlock/internal/pipeline"
+	"github.com/airlockci/airlock/internal/wire"
+)
+
+// Job states. A job moves waiting → queued → assigned → running → one of
+// the terminal states; a lost or retried attempt goes back to queued.
+const (
+	StateWaiting   = "waiting"   // dependencies not finished
+	StateQueued    = "queued"    // runnable, no agent yet
+	StateAssigned  = "assigned"  // pushed to an agent, not yet accepted
+	StateRunning   = "running"   // accepted by an agent
+	StatePassed    = "passed"    // exit status 0
+	StateFailed    = "failed"    // non-zero exit, timed out, or lost too often
+	StateCancelled = "cancelled" // cancelled by a user
+	StateSkipped   = "skipped"   // a dependency failed
+)
+
+// Run states.
+const (
+	RunRunning   = "running"
+	RunPassed    = "passed"
+	RunFailed    = "failed"
+	RunCancelled = "cancelled"
+)
+
+// maxLostAttempts is how often a job may lose its agent before it fails
+// instead of being queued again.
+const maxLostAttempts = 3
+
+func terminal(state string) bool {
+	switch state {
+	case StatePassed, StateFailed, StateCancelled, StateSkipped:
+		return true
+	}
+	return false
+}
+
+// SubmitRequest is the body of POST /v1/runs.
+type SubmitRequest struct {
+	// Pipeline is the pipeline file's YAML text.
+	Pipeline string `json:"pipeline"`
+	// Filename names the file in error messages (".airlock/pipeline.yml").
+	Filename   string `json:"filename"`
+	Repository string `json:"repository"`
+	Commit     string `json:"commit"`
+	Branch     string `json:"branch"`
+	Message    string `json:"message"`
+}
+
+// jobSpec is what a job runs, stored with it and sent in Assign frames.
+type jobSpec struct {
+	Commands       []string          `json:"commands,omitempty"`
+	Env            []wire.EnvVar     `json:"env,omitempty"`
+	TimeoutMinutes int               `json:"timeout_min,omitempty"`
+	Plugin         *wire.Plugin      `json:"plugin,omitempty"`
+	Retry          []retryRule       `json:"retry,omitempty"`
+	SoftFail       softFail          `json:"soft_fail"`
+	DependsOn      []dependency      `json:"depends_on,omitempty"`
+	Agents         map[string]string `json:"agents,omitempty"`
+}
+
+type retryRule struct {
+	ExitStatuses []int `json:"exit_statuses,omitempty"`
+	Limit        int   `json:"limit"`
+}
+
+type softFail struct {
+	All          bool  `json:"all,omitempty"`
+	ExitStatuses []int `json:"exit_statuses,omitempty"`
+}
+
+func (sf softFail) matches(code int) bool {
+	return pipeline.SoftFail{All: sf.All, ExitStatuses: sf.ExitStatuses}.Matches(code)
+}
+
+type dependency struct {
+	Key          string `json:"key"`
+	AllowFailure bool   `json:"allow_failure,omitempty"`
+}
+
+// Submit validates a pipeline and stores it as a new run whose first jobs are
+// dispatched at once. Pipeline errors come back as an *HTTPError 400 whose
+// Details are the positioned problems.
+func (s *Scheduler) Submit(req SubmitRequest) (RunView, error) {
+	if req.Filename == "" {
+		req.Filename = "pipeline.yml"
+	}
+	p, err := pipeline.Parse(req.Filename, []byte(req.Pipeline))
+	if err != nil {
+		var perrs *pipeline.Errors
+		if errors.As(err, &perrs) {
+			return RunView{}, &HTTPError{Status: 400, Message: "invalid pipeline", Details: perrs.Errors}
+		}
+		return RunView{}, &HTTPError{Status: 400, Message: err.Error()}
+	}
+	var id string
+	err = s.run(func(ev *event) error {
+		id = newID("r_")
+		now := s.nowMS()
+		number := asInt(s.exec(`SELECT COALESCE(MAX(number), 0) + 1 FROM runs`)[0][0])
+		s.exec(`INSERT INTO runs (id, number, state, filename, source, repository, commit_sha, branch, message, created_ms)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			id, number, RunRunning, req.Filename, req.Pipeline, req.Repository, req.Commit, req.Branch, req.Message, now)
+		for i, st := range p.Steps {
+			spec := specOf(p, st)
+			specJSON, _ := json.Marshal(spec)
+			tags, _ := json.Marshal(agentTags(st.Agents))
+			needs, _ := json.Marshal(spec.DependsOn)
+			state := StateWaiting
+			if len(st.DependsOn) == 0 {
+				state = StateQueued
+			}
+			label := st.Label
+			if label == "" {
+				label = st.Key
+			}
+			s.exec(`INSERT INTO jobs (id, run_id, idx, key, label, spec, needs, tags, state, attempt, queued_ms)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`,
+				newID("j_"), id, int64(i), st.Key, label, specJSON, string(needs), string(tags), state, now)
+		}
+		ev.dispatch()
+		return nil
+	})
+	if err != nil {
+		return RunView{}, err
+	}
+	v, _, err := s.Run(id)
+	return v, err
+}
+
+func specOf(p *pipeline.Pipeline, st *pipeline.Step) jobSpec {
+	spec := jobSpec{
+		Commands:       st.Commands,
+		TimeoutMinutes: st.TimeoutInMinutes,
+		SoftFail:       softFail{All: st.SoftFail.All, ExitStatuses: st.SoftFail.ExitStatuses},
+		Agents:         st.Agents,
+	}
+	for _, e := range p.Env {
+		spec.Env = append(spec.Env, wire.EnvVar{Name: e.Name, Value: e.Value})
+	}
+	for _, e := range st.Env {
+		spec.Env = append(spec.Env, wire.EnvVar{Name: e.Name, Value: e.Value})
+	}
+	for _, r := range st.Retry {
+		spec.Retry = append(spec.Retry, retryRule{ExitStatuses: r.ExitStatuses, Limit: r.Limit})
+	}
+	for _, d := range st.DependsOn {
+		spec.DependsOn = append(spec.DependsOn, dependency{Key: d.Key, AllowFailure: d.AllowFailure})
+	}
+	if st.Wasm != nil {
+		spec.Plugin = &wire.Plugin{Module: st.Wasm.Module, SHA256: st.Wasm.SHA256, Function: st.Wasm.Function, Config: st.Wasm.Config}
+	}
+	return spec
+}
+
+// agentTags are the tags a job needs; a job without a queue runs on "default".
+func agentTags(agents map[string]string) map[string]string {
+	tags := map[string]string{"queue": "default"}
+	for k, v := range agents {
+		tags[k] = v
+	}
+	return tags
+}
+
+// jobRow is a job as stored.
+type jobRow struct {
+	ID, RunID, Key, Label, State string
+	Idx                          int64
+	Spec                         jobSpec
+	Tags                         map[string]string
+	Attempt, Lost                int64
+	AgentID, AgentName           string
+	LeaseMS, QueuedMS            int64
+	StartedMS, FinishedMS        int64
+	ExitStatus                   *int64
+	Reason                       string
+	SoftFailed, CancelRequested  bool
+	LogSeq                       int64
+}
+
+const jobColumns = `id, run_id, key, label, state, idx, spec, tags, attempt, lost, agent_id, agent_name,
+	lease_ms, queued_ms, started_ms, finished_ms, exit_status, reason, soft_failed, cancel_requested, log_seq`
+
+func scanJob(r []any) *jobRow {
+	j := &jobRow{
+		ID: asString(r[0]), RunID: asString(r[1]), Key: asString(r[2]), Label: asString(r[3]),
+		State: asString(r[4]), Idx: asInt(r[5]), Attempt: asInt(r[8]), Lost: asInt(r[9]),
+		AgentID: asString(r[10]), AgentName: asString(r[11]), LeaseMS: asInt(r[12]), QueuedMS: asInt(r[13]),
+		StartedMS: asInt(r[14]), FinishedMS: asInt(r[15]), Reason: asString(r[17]),
+		SoftFailed: asInt(r[18]) != 0, CancelRequested: asInt(r[19]) != 0, LogSeq: asInt(r[20]),
+	}
+	_ = json.Unmarshal(asBytes(r[6]), &j.Spec)
+	_ = json.Unmarshal(asBytes(r[7]), &j.Tags)
+	if r[16] != nil {
+		x := asInt(r[16])
+		j.ExitStatus = &x
+	}
+	return j
+}
+
+func (s *Scheduler) jobs(where string, args ...any) []*jobRow {
+	rows := s.exec(`SELECT `+jobColumns+` FROM jobs WHERE `+where, args...)
+	out := make([]*jobRow, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, scanJob(r))
+	}
+	return out
+}
+
+func (s *Scheduler) job(id string) *jobRow {
+	js := s.jobs(`id = ?`, id)
+	if len(js) == 0 {
+		return nil
+	}
+	return js[0]
+}
+
+// finish records the end of a job's attempt and moves the run on: a retry,
+// dependents released or skipped, the run's state, and dispatch.
+func (ev *event) finish(j *jobRow, exit int, reason string, startedMS, finishedMS int64) {
+	s := ev.s
+	if finishedMS == 0 {
+		finishedMS = s.nowMS()
+	}
+	if startedMS == 0 {
+		startedMS = j.StartedMS
+	}
+	switch {
+	case j.CancelRequested:
+		if reason == "" {
+			reason = "cancelled"
+		}
+		s.exec(`UPDATE jobs SET state = ?, exit_status = ?, reason = ?, started_ms = ?, finished_ms = ?, lease_ms = 0 WHERE id = ?`,
+			StateCancelled, int64(exit), reason, startedMS, finishedMS, j.ID)
+	case exit == 0 && reason == "":
+		s.exec(`UPDATE jobs SET state = ?, exit_status = 0, reason = '', started_ms = ?, finished_ms = ?, lease_ms = 0 WHERE id = ?`,
+			StatePassed, startedMS, finishedMS, j.ID)
+	case j.retryAllowed(exit):
+		s.cfg.Log("job %s (%s) attempt %d failed with %d %s: retrying", j.ID, j.Key, j.Attempt, exit, reason)
+		s.exec(`UPDATE jobs SET state = ?, attempt = attempt + 1, agent_id = '', agent_name = '', lease_ms = 0,
+			queued_ms = ?, exit_status = ?, reason = ?, log_seq = 0 WHERE id = ?`,
+			StateQueued, s.nowMS(), int64(exit), reason, j.ID)
+		ev.dispatch()
+		return
+	default:
+		soft := j.Spec.SoftFail.matches(exit)
+		s.exec(`UPDATE jobs SET state = ?, exit_status = ?, reason = ?, started_ms = ?, finished_ms = ?, lease_ms = 0, soft_failed = ? WHERE id = ?`,
+			StateFailed, int64(exit), reason, startedMS, finishedMS, boolInt(soft), j.ID)
+	}
+	ev.release(j.RunID)
+	ev.dispatch()
+	ev.rearm = true
+}
+
+// retryAllowed reports whether a failed attempt with this exit status is
+// retried automatically, counting attempts already made.
+func (j *jobRow) retryAllowed(exit int) bool {
+	if exit == 0 {
+		return false
+	}
+	for _, r := range j.Spec.Retry {
+		match := len(r.ExitStatuses) == 0
+		for _, c := range r.ExitStatuses {
+			match = match || c == exit
+		}
+		if match {
+			return j.Attempt <= int64(r.Limit)
+		}
+	}
+	return false
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// release queues every waiting job of the run whose dependencies have all
+// finished well enough, skips those with a failed dependency, repeats until
+// nothing changes, then settles the run's state.
+func (ev *event) release(runID string) {
+	s := ev.s
+	for changed := true; changed; {
+		changed = false
+		all := s.jobs(`run_id = ? ORDER BY idx`, runID)
+		byKey := make(map[string]*jobRow, len(all))
+		for _, j := range all {
+			byKey[j.Key] = j
+		}
+		for _, j := range all {
+			if j.State != StateWaiting {
+				continue
+			}
+			ready, skip := true, false
+			for _, d := range j.Spec.DependsOn {
+				dep := byKey[d.Key]
+				if dep == nil || !terminal(dep.State) {
+					ready = false
+					break
+				}
+				ok := dep.State == StatePassed || (dep.State == StateFailed && dep.SoftFailed) || d.AllowFailure
+				if !ok {
+					skip = true
+				}
+			}
+			if !ready {
+				continue
+			}
+			changed = true
+			if skip {
+				s.exec(`UPDATE jobs SET state = ?, reason = 'a dependency failed', finished_ms = ? WHERE id = ?`, StateSkipped, s.nowMS(), j.ID)
+			} else {
+				s.exec(`UPDATE jobs SET state = ?, queued_ms = ? WHERE id = ?`, StateQueued, s.nowMS(), j.ID)
+			}
+		}
+	}
+	ev.settle(runID)
+}
+
+// settle sets the run's final state once every job has ended.
+func (ev *event) settle(runID string) {
+	s := ev.s
+	all := s.jobs(`run_id = ?`, runID)
+	state := RunPassed
+	for _, j := range all {
+		switch {
+		case !terminal(j.State):
+			return
+		case j.State == StateCancelled && state == RunPassed:
+			state = RunCancelled
+		case j.State == StateFailed && !j.SoftFailed:
+			state = RunFailed
+		}
+	}
+	cancelled := asInt(s.exec(`SELECT cancel_requested FROM runs WHERE id = ?`, runID)[0][0]) != 0
+	if cancelled && state != RunFailed {
+		state = RunCancelled
+	}
+	s.exec(`UPDATE runs SET state = ?, finished_ms = ? WHERE id = ? AND state = ?`, state, s.nowMS(), runID, RunRunning)
+}
+
+// Cancel cancels a run (key empty) or one job of it. Jobs not started end at
+// once; running jobs are told to stop and end when their agent reports back
+// (or their lease runs out).
+func (s *Scheduler) Cancel(runID, key string) error {
+	return s.run(func(ev *event) error {
+		if len(s.exec(`SELECT 1 FROM runs WHERE id = ?`, runID)) == 0 {
+			return &HTTPError{Status: 404, Message: fmt.Sprintf("run %q not found", runID)}
+		}
+		var js []*jobRow
+		if key == "" {
+			s.exec(`UPDATE runs SET cancel_requested = 1 WHERE id = ?`, runID)
+			js = s.jobs(`run_id = ? ORDER BY idx`, runID)
+		} else {
+			js = s.jobs(`run_id = ? AND key = ?`, runID, key)
+			if len(js) == 0 {
+				return &HTTPError{Status: 404, Message: fmt.Sprintf("job %q not found in run %q", key, runID)}
+			}
+		}
+		now := s.nowMS()
+		for _, j := range js {
+			switch j.State {
+			case StateWaiting, StateQueued:
+				s.exec(`UPDATE jobs SET state = ?, reason = 'cancelled', finished_ms = ?, cancel_requested = 1 WHERE id = ?`, StateCancelled, now, j.ID)
+			case StateAssigned, StateRunning:
+				s.exec(`UPDATE jobs SET cancel_requested = 1 WHERE id = ?`, j.ID)
+				if conn := s.connOf(j.AgentID); conn != "" {
+					ev.sendFrame(conn, wire.Frame{Type: wire.TCancel, Cancel: &wire.JobRef{ID: j.ID, Attempt: int(j.Attempt)}})
+				}
+			}
+		}
+		ev.release(runID)
+		return nil
+	})
+}
+
+// Alarm handles expired leases: the jobs of an agent that stopped
+// heartbeating are queued again (or fail after maxLostAttempts), and its
+// connection, if still open, is closed.
+func (s *Scheduler) Alarm() error {
+	return s.run(func(ev *event) error {
+		now := s.nowMS()
+		for _, j := range s.jobs(`state IN ('assigned','running') AND lease_ms <= ?`, now) {
+			ev.lose(j, "agent lost: no heartbeat for "+wire.LeaseTimeout.String())
+		}
+		for _, r := range s.exec(`SELECT conn FROM agents WHERE connected = 1 AND last_seen_ms <= ?`, now-wire.LeaseTimeout.Milliseconds()) {
+			ev.close(asString(r[0]), 4008, "heartbeat timeout")
+		}
+		ev.rearm = true
+		return nil
+	})
+}
+
+// lose handles a job whose agent is gone.
+func (ev *event) lose(j *jobRow, reason string) {
+	s := ev.s
+	s.cfg.Log("job %s (%s) attempt %d: %s", j.ID, j.Key, j.Attempt, reason)
+	if j.CancelRequested || j.Lost+1 >= maxLostAttempts && !j.retryAllowed(-1) {
+		ev.finish(j, -1, reason, 0, 0)
+		return
+	}
+	if j.retryAllowed(-1) {
+		ev.finish(j, -1, reason, 0, 0)
+		return
+	}
+	s.exec(`UPDATE jobs SET state = ?, attempt = attempt + 1, lost = lost + 1, agent_id = '', agent_name = '',
+		lease_ms = 0, queued_ms = ?, reason = ?, log_seq = 0 WHERE id = ?`, StateQueued, s.nowMS(), reason, j.ID)
+	ev.dispatch()
+	ev.rearm = true
+}
+
+func msTime(ms int64) time.Time { return time.UnixMilli(ms) }
+
+// sortedKeys returns m's keys in order, for deterministic output.
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

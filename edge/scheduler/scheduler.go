@@ -1,0 +1,221 @@
+// Package scheduler is the control plane's brain: it holds runs, jobs, leases
+// and logs in SQLite, speaks the wire protocol with connected agents, pushes
+// each job to an idle agent with matching tags the moment it becomes runnable,
+// and serves the HTTP API.
+//
+// It runs inside the Scheduler Durable Object, but it never touches
+// syscall/js: the Durable Object's SQLite storage, its hibernatable sockets
+// and its clock reach it through the DB, Sockets and Clock interfaces, so the
+// same code is tested natively against a real SQLite.
+//
+// Concurrency: a Scheduler is not safe for concurrent use. The Durable Object
+// delivers one event at a time (fetch, socket message, socket close, alarm)
+// and each method completes synchronously, so every event sees and leaves a
+// consistent database. Go memory is only a cache: an evicted object boots a
+// fresh Scheduler that rebuilds everything from the database.
+package scheduler
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"time"
+)
+
+// DB is SQLite storage.
+//
+// Exec runs one statement with positional `?` arguments (string, int64,
+// []byte or nil) and returns its result rows, each a slice of column values
+// (string, int64 or float64, []byte, or nil). Transaction runs fn so that
+// either everything it wrote is kept or, when fn returns an error, nothing.
+type DB interface {
+	Exec(query string, args ...any) ([][]any, error)
+	Transaction(fn func() error) error
+}
+
+// Sockets are the agents' open WebSocket connections, named by connection ID.
+// Send and Close on a connection that is already gone do nothing and return
+// nil: the close event for it arrives (or arrived) separately.
+type Sockets interface {
+	Send(conn string, frame []byte) error
+	Close(conn string, code int, reason string)
+	// Open lists the connection IDs that are open now.
+	Open() []string
+}
+
+// Alarm schedules the next call to Scheduler.Alarm.
+type Alarm interface {
+	Set(at time.Time)
+}
+
+// Config is the scheduler's deployment configuration.
+type Config struct {
+	// DevIdentity enables the development agent identity. Only a control
+	// plane started in development mode sets it.
+	DevIdentity bool
+	// Log receives operational messages (errors with their ID).
+	Log func(format string, args ...any)
+}
+
+// Scheduler is the control plane's state machine. Create it with New.
+type Scheduler struct {
+	db      DB
+	sockets Sockets
+	alarm   Alarm
+	now     func() time.Time
+	cfg     Config
+}
+
+// New opens the scheduler on db, creating or migrating its tables.
+func New(db DB, sockets Sockets, alarm Alarm, now func() time.Time, cfg Config) (*Scheduler, error) {
+	if cfg.Log == nil {
+		cfg.Log = func(string, ...any) {}
+	}
+	s := &Scheduler{db: db, sockets: sockets, alarm: alarm, now: now, cfg: cfg}
+	if err := s.migrate(); err != nil {
+		return nil, fmt.Errorf("scheduler: migrate: %w", err)
+	}
+	return s, nil
+}
+
+// schema is applied in order; schemaVersion counts the applied statements.
+var schema = []string{
+	`CREATE TABLE IF NOT EXISTS runs (
+		id TEXT PRIMARY KEY,
+		number INTEGER NOT NULL UNIQUE,
+		state TEXT NOT NULL,
+		filename TEXT NOT NULL,
+		source TEXT NOT NULL,
+		repository TEXT NOT NULL,
+		commit_sha TEXT NOT NULL,
+		branch TEXT NOT NULL,
+		message TEXT NOT NULL,
+		created_ms INTEGER NOT NULL,
+		finished_ms INTEGER NOT NULL DEFAULT 0,
+		cancel_requested INTEGER NOT NULL DEFAULT 0
+	)`,
+	`CREATE TABLE IF NOT EXISTS jobs (
+		id TEXT PRIMARY KEY,
+		run_id TEXT NOT NULL,
+		idx INTEGER NOT NULL,
+		key TEXT NOT NULL,
+		label TEXT NOT NULL,
+		spec BLOB NOT NULL,
+		needs TEXT NOT NULL,
+		tags TEXT NOT NULL,
+		state TEXT NOT NULL,
+		attempt INTEGER NOT NULL DEFAULT 0,
+		lost INTEGER NOT NULL DEFAULT 0,
+		agent_id TEXT NOT NULL DEFAULT '',
+		agent_name TEXT NOT NULL DEFAULT '',
+		lease_ms INTEGER NOT NULL DEFAULT 0,
+		queued_ms INTEGER NOT NULL DEFAULT 0,
+		started_ms INTEGER NOT NULL DEFAULT 0,
+		finished_ms INTEGER NOT NULL DEFAULT 0,
+		exit_status INTEGER,
+		reason TEXT NOT NULL DEFAULT '',
+		soft_failed INTEGER NOT NULL DEFAULT 0,
+		cancel_requested INTEGER NOT NULL DEFAULT 0,
+		log_seq INTEGER NOT NULL DEFAULT 0,
+		UNIQUE (run_id, key)
+	)`,
+	`CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, queued_ms)`,
+	`CREATE INDEX IF NOT EXISTS jobs_by_agent ON jobs (agent_id, state)`,
+	`CREATE TABLE IF NOT EXISTS logs (
+		job_id TEXT NOT NULL,
+		attempt INTEGER NOT NULL,
+		seq INTEGER NOT NULL,
+		data BLOB NOT NULL,
+		PRIMARY KEY (job_id, attempt, seq)
+	)`,
+	`CREATE TABLE IF NOT EXISTS agents (
+		id TEXT PRIMARY KEY,
+		identity TEXT NOT NULL,
+		name TEXT NOT NULL,
+		tags TEXT NOT NULL DEFAULT '{}',
+		slots INTEGER NOT NULL DEFAULT 1,
+		version TEXT NOT NULL DEFAULT '',
+		conn TEXT NOT NULL DEFAULT '',
+		connected INTEGER NOT NULL DEFAULT 0,
+		ready INTEGER NOT NULL DEFAULT 0,
+		connected_ms INTEGER NOT NULL DEFAULT 0,
+		last_seen_ms INTEGER NOT NULL DEFAULT 0,
+		UNIQUE (identity, name)
+	)`,
+	`CREATE INDEX IF NOT EXISTS agents_by_conn ON agents (conn)`,
+	`CREATE TABLE IF NOT EXISTS conns (
+		conn TEXT PRIMARY KEY,
+		identity TEXT NOT NULL,
+		agent_id TEXT NOT NULL,
+		opened_ms INTEGER NOT NULL
+	)`,
+}
+
+func (s *Scheduler) migrate() error {
+	return s.db.Transaction(func() error {
+		for _, stmt := range schema {
+			if _, err := s.db.Exec(stmt); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Scheduler) nowMS() int64 { return s.now().UnixMilli() }
+
+// newID returns prefix followed by 96 random bits in hex.
+func newID(prefix string) string {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err))
+	}
+	return prefix + hex.EncodeToString(b[:])
+}
+
+func asInt(v any) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case float64:
+		return int64(x)
+	case int:
+		return int64(x)
+	}
+	return 0
+}
+
+func asString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	}
+	return ""
+}
+
+func asBytes(v any) []byte {
+	switch x := v.(type) {
+	case []byte:
+		return x
+	case string:
+		return []byte(x)
+	}
+	return nil
+}
+
+// exec runs a statement whose failure means the storage is broken; the
+// caller's event fails as a whole (the Durable Object's transaction rolls
+// back), so panicking keeps the call sites readable.
+func (s *Scheduler) exec(query string, args ...any) [][]any {
+	rows, err := s.db.Exec(query, args...)
+	if err != nil {
+		panic(storageError{fmt.Errorf("%w (in %.60q)", err, query)})
+	}
+	return rows
+}
+
+type storageError struct{ err error }
+
+func (e storageError) Error() string { return "storage: " + e.err.Error() }

@@ -1,0 +1,150 @@
+// Airlock edge: the Worker entry point and the Durable Object shim.
+//
+// Every decision is made in Go (edge/main.go → package scheduler). This file
+// only does what Go compiled to Wasm cannot do itself: define the Durable
+// Object class, boot one Go instance per object, read request bodies, build
+// Response and WebSocketPair objects, and forward events into Go.
+//
+// The stateless Worker does no work of its own beyond one plain-JS route
+// (/v1/ping, the floor the benchmark compares against): every API request
+// goes to the Scheduler object, where one long-lived Go instance serves it.
+// (A long-lived Go instance in the stateless Worker breaks under concurrency;
+// see RATIONALE.md.)
+import "../build/edge/wasm_exec.js";
+import edgeWasm from "../build/edge/airlock.wasm";
+
+const SCHEDULER_NAME = "main";
+
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    if (url.pathname === "/v1/ping") {
+      return new Response('{"ok":true}\n', { headers: { "content-type": "application/json" } });
+    }
+    const stub = env.SCHEDULER.get(env.SCHEDULER.idFromName(SCHEDULER_NAME));
+    return stub.fetch(request);
+  },
+};
+
+let hostCounter = 0;
+
+export class Scheduler {
+  constructor(ctx, env) {
+    this.ctx = ctx;
+    this.env = env;
+    this.host = null;
+    ctx.blockConcurrencyWhile(() => this.boot());
+  }
+
+  // boot starts a fresh Go instance and waits until it registered its handlers.
+  async boot() {
+    const name = `__airlock_host_${++hostCounter}`;
+    const ctx = this.ctx;
+    const host = {
+      ctx,
+      env: this.env,
+      // tx runs fn in a storage transaction; a non-undefined return from fn
+      // rolls it back and is returned.
+      tx(fn) {
+        const rollback = new Error("rollback");
+        let result;
+        try {
+          ctx.storage.transactionSync(() => {
+            result = fn();
+            if (result !== undefined && result !== null) throw rollback;
+          });
+        } catch (e) {
+          if (e !== rollback) throw e;
+        }
+        return result === null ? undefined : result;
+      },
+    };
+    const ready = new Promise((resolve, reject) => {
+      host.ready = resolve;
+      host.failed = (msg) => reject(new Error(`airlock edge failed to start: ${msg}`));
+    });
+    globalThis[name] = host;
+    const go = new Go();
+    go.env = { AIRLOCK_HOST: name };
+    const instance = await WebAssembly.instantiate(edgeWasm, go.importObject);
+    const exited = go.run(instance);
+    exited.then(() => { if (this.go === go) this.host = null; });
+    await ready;
+    this.go = go;
+    this.host = host;
+  }
+
+  // live returns the Go host, booting a new instance if the last one exited.
+  async live() {
+    if (!this.host || this.go.exited) {
+      await this.ctx.blockConcurrencyWhile(() => this.boot());
+    }
+    return this.host;
+  }
+
+  async fetch(request) {
+    const host = await this.live();
+    const body = await readCapped(request, host.maxBody);
+    const headers = {};
+    for (const [k, v] of request.headers) headers[k] = v;
+    const out = host.fetch({ method: request.method, url: request.url, headers, body });
+    if (out.upgrade) {
+      const pair = new WebSocketPair();
+      this.ctx.acceptWebSocket(pair[1], [out.upgrade]);
+      return new Response(null, { status: 101, webSocket: pair[0] });
+    }
+    return new Response(out.body, { status: out.status, headers: out.headers });
+  }
+
+  async webSocketMessage(ws, message) {
+    const host = await this.live();
+    const data = typeof message === "string" ? message : new Uint8Array(message);
+    host.message(connOf(this.ctx, ws), data);
+  }
+
+  async webSocketClose(ws, code, reason) {
+    const host = await this.live();
+    host.close(connOf(this.ctx, ws));
+    try { ws.close(code === 1005 || code === 1006 || code === 1015 ? 1000 : code, reason); } catch { /* already closed */ }
+  }
+
+  async webSocketError(ws) {
+    const host = await this.live();
+    host.close(connOf(this.ctx, ws));
+  }
+
+  async alarm() {
+    const host = await this.live();
+    host.alarm();
+  }
+}
+
+function connOf(ctx, ws) {
+  const tags = ctx.getTags(ws);
+  return tags.length > 0 ? tags[0] : "";
+}
+
+// readCapped reads at most limit+1 bytes of the body: Go answers 413 when it
+// gets more than limit, without the Worker buffering an unbounded upload.
+async function readCapped(request, limit) {
+  if (!request.body) return undefined;
+  const reader = request.body.getReader();
+  const chunks = [];
+  let total = 0;
+  while (total <= limit) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    total += value.byteLength;
+  }
+  if (total > limit) await reader.cancel().catch(() => {});
+  const out = new Uint8Array(Math.min(total, limit + 1));
+  let off = 0;
+  for (const c of chunks) {
+    const n = Math.min(c.byteLength, out.length - off);
+    out.set(c.subarray(0, n), off);
+    off += n;
+    if (off >= out.length) break;
+  }
+  return out;
+}
