@@ -1,104 +1,23 @@
 package scheduler
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"testing"
 	"time"
 
-	"github.com/ncruces/go-sqlite3"
-	_ "github.com/ncruces/go-sqlite3/embed"
-
+	"github.com/airlockci/airlock/internal/sqlitedb"
 	"github.com/airlockci/airlock/internal/wire"
 )
 
-// sqliteDB is DB on a real SQLite (in memory), the same engine the Durable
-// Object's storage runs.
-type sqliteDB struct {
-	conn *sqlite3.Conn
-	inTx bool
-}
-
-func openDB(t testing.TB) *sqliteDB {
+func openDB(t testing.TB) *sqlitedb.DB {
 	t.Helper()
-	c, err := sqlite3.Open(":memory:")
+	db, err := sqlitedb.Open(":memory:")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
-	return &sqliteDB{conn: c}
-}
-
-func (d *sqliteDB) Exec(query string, args ...any) ([][]any, error) {
-	st, _, err := d.conn.Prepare(query)
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
-	for i, a := range args {
-		var err error
-		switch x := a.(type) {
-		case nil:
-			err = st.BindNull(i + 1)
-		case string:
-			err = st.BindText(i+1, x)
-		case int64:
-			err = st.BindInt64(i+1, x)
-		case int:
-			err = st.BindInt64(i+1, int64(x))
-		case []byte:
-			err = st.BindBlob(i+1, x)
-		default:
-			return nil, fmt.Errorf("cannot bind %T", a)
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	var rows [][]any
-	for st.Step() {
-		row := make([]any, st.ColumnCount())
-		for c := range row {
-			switch st.ColumnType(c) {
-			case sqlite3.INTEGER:
-				row[c] = st.ColumnInt64(c)
-			case sqlite3.FLOAT:
-				row[c] = st.ColumnFloat(c)
-			case sqlite3.TEXT:
-				row[c] = st.ColumnText(c)
-			case sqlite3.BLOB:
-				row[c] = append([]byte(nil), st.ColumnRawBlob(c)...)
-			default:
-				row[c] = nil
-			}
-		}
-		rows = append(rows, row)
-	}
-	return rows, st.Err()
-}
-
-func (d *sqliteDB) Transaction(fn func() error) (err error) {
-	if d.inTx {
-		return fn()
-	}
-	if err := d.conn.Exec("BEGIN"); err != nil {
-		return err
-	}
-	d.inTx = true
-	defer func() {
-		d.inTx = false
-		if r := recover(); r != nil {
-			_ = d.conn.Exec("ROLLBACK")
-			panic(r)
-		}
-		if err != nil {
-			_ = d.conn.Exec("ROLLBACK")
-			return
-		}
-		err = d.conn.Exec("COMMIT")
-	}()
-	return fn()
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 // sockets records what the scheduler sends and closes.
@@ -155,7 +74,7 @@ func (a *alarm) Set(t time.Time) { a.at = t }
 // the test moves.
 type world struct {
 	t     testing.TB
-	db    *sqliteDB
+	db    *sqlitedb.DB
 	sock  *sockets
 	alarm *alarm
 	clock time.Time
@@ -262,5 +181,3 @@ func keys(jobs []*wire.Job) []string {
 	sort.Strings(out)
 	return out
 }
-
-var errTest = errors.New("test")

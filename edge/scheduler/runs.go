@@ -56,6 +56,14 @@ type SubmitRequest struct {
 	Message    string `json:"message"`
 }
 
+// PipelineError is one positioned problem in a submitted pipeline.
+type PipelineError struct {
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Column  int    `json:"column"`
+	Message string `json:"message"`
+}
+
 // jobSpec is what a job runs, stored with it and sent in Assign frames.
 type jobSpec struct {
 	Commands       []string          `json:"commands,omitempty"`
@@ -98,7 +106,11 @@ func (s *Scheduler) Submit(req SubmitRequest) (RunView, error) {
 	if err != nil {
 		var perrs *pipeline.Errors
 		if errors.As(err, &perrs) {
-			return RunView{}, &HTTPError{Status: 400, Message: "invalid pipeline", Details: perrs.Errors}
+			details := make([]PipelineError, len(perrs.List))
+			for i, e := range perrs.List {
+				details[i] = PipelineError{File: e.File, Line: e.Line, Column: e.Column, Message: e.Message}
+			}
+			return RunView{}, &HTTPError{Status: 400, Message: "invalid pipeline:\n" + perrs.Error(), Details: details}
 		}
 		return RunView{}, &HTTPError{Status: 400, Message: err.Error()}
 	}
