@@ -50,9 +50,12 @@ type Agent struct {
 	WorkDir string
 	// KeepWorkspaces leaves finished jobs' folders in place.
 	KeepWorkspaces bool
-	Dialer         Dialer
-	Shell          runner.Runner
-	Wasm           runner.Runner
+	// Workspace, when set, is the folder every job runs in as it is: no
+	// checkout, nothing removed (`airlock run --local` on a working tree).
+	Workspace string
+	Dialer    Dialer
+	Shell     runner.Runner
+	Wasm      runner.Runner
 	// Logf receives the agent's own operational messages.
 	Logf func(format string, args ...any)
 
@@ -344,7 +347,7 @@ func (a *Agent) execute(ctx context.Context, spec *wire.Job, log io.Writer) runn
 		fmt.Fprintf(log, "airlock: preparing the workspace: %v\n", err)
 		return runner.Result{ExitStatus: -1, Reason: "workspace: " + err.Error()}
 	}
-	if !a.KeepWorkspaces {
+	if !a.KeepWorkspaces && a.Workspace == "" {
 		defer os.RemoveAll(dir)
 	}
 	return RunStep(ctx, a.Shell, a.Wasm, spec, dir, log)
@@ -382,6 +385,9 @@ func RunStep(ctx context.Context, shell, wasm runner.Runner, spec *wire.Job, dir
 
 // workspace makes the job's folder and checks the run's commit out into it.
 func (a *Agent) workspace(ctx context.Context, spec *wire.Job, log io.Writer) (string, error) {
+	if a.Workspace != "" {
+		return a.Workspace, nil
+	}
 	name := fmt.Sprintf("%s-%s-%d", safeName(spec.RunID), safeName(spec.Key), spec.Attempt)
 	dir := filepath.Join(a.WorkDir, name)
 	if err := os.RemoveAll(dir); err != nil {

@@ -1,0 +1,85 @@
+# Airlock. `make demo` runs the main job end to end; `make test` runs every test.
+# Everything it needs is installed by `make deps` (npm: wrangler + Node 22; Go modules).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+GO ?= go
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+export WRANGLER_SEND_METRICS := false
+
+PLUGINS := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
+PLUGIN_WASM := $(PLUGINS:%=build/plugins/%.wasm)
+GO_SOURCES := $(shell find . -name '*.go' -not -path './node_modules/*' -not -path './.state/*') go.mod go.sum
+
+.PHONY: all deps build edge bins plugins dev demo test test-unit test-e2e bench check fuzz clean
+
+all: build
+
+## deps: npm packages (wrangler, Node 22) and Go modules
+deps: node_modules/.installed
+	$(GO) mod download
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## build: the edge Wasm, the airlock and airlock-agent binaries, the example plugins
+build: deps edge bins plugins
+
+edge: build/edge/airlock.wasm build/edge/wasm_exec.js
+
+build/edge/airlock.wasm: $(GO_SOURCES)
+	@mkdir -p $(@D)
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags='-s -w' -o $@ ./edge
+
+build/edge/wasm_exec.js:
+	@mkdir -p $(@D)
+	cp "$$($(GO) env GOROOT)/lib/wasm/wasm_exec.js" $@
+
+bins: build/bin/airlock build/bin/airlock-agent
+
+build/bin/%: $(GO_SOURCES)
+	@mkdir -p $(@D)
+	$(GO) build -trimpath -o $@ ./agent/cmd/$*
+
+plugins: $(PLUGIN_WASM)
+
+build/plugins/%.wasm: $(GO_SOURCES)
+	@mkdir -p $(@D)
+	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared -o $@ ./plugins/$*
+
+## dev: control plane on http://127.0.0.1:8787 (workerd) and one agent, until Ctrl-C
+dev: build
+	build/bin/airlock dev
+
+## demo: dev + one run of this repository's own pipeline; exit status is the run's
+demo: build
+	build/bin/airlock dev --run .airlock/pipeline.yml
+
+## test: unit tests, then end-to-end tests against the real Wasm build on workerd
+test: build test-unit test-e2e
+
+test-unit:
+	$(GO) test -count=1 ./...
+
+test-e2e:
+	$(GO) test -count=1 -tags e2e -timeout 20m ./internal/e2e/
+
+## check: build for every target, vet, format, tidy, clean tree
+check: build
+	GOOS=js GOARCH=wasm $(GO) vet ./edge/...
+	$(GO) vet ./...
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) mod tidy -diff
+
+## fuzz: a short run of every fuzz test
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/pipeline
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/wire
+
+## bench: dispatch and API latency on local workerd → docs/BENCHMARKS.md
+bench: build
+	$(GO) run -tags e2e ./internal/e2e/bench -out docs/BENCHMARKS.md
+
+clean:
+	rm -rf build .state

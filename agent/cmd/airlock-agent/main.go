@@ -1,0 +1,73 @@
+// Command airlock-agent is Airlock's self-hosted agent. It dials out to the
+// control plane (it never listens), proves who it is, and runs the jobs it
+// is given.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/airlockci/airlock/agent"
+	"github.com/airlockci/airlock/agent/runner"
+)
+
+func main() {
+	host, _ := os.Hostname()
+	cache, _ := os.UserCacheDir()
+	server := flag.String("server", envOr("AIRLOCK_SERVER", "http://127.0.0.1:8787"), "control plane URL ($AIRLOCK_SERVER)")
+	name := flag.String("name", host, "agent name, unique for its identity")
+	tags := flag.String("tags", "", "comma-separated key=value tags (queue=default unless given)")
+	slots := flag.Int("slots", 1, "jobs run at once")
+	workDir := flag.String("work-dir", filepath.Join(os.TempDir(), "airlock-agent"), "folder for job workspaces")
+	keep := flag.Bool("keep-workspaces", false, "keep each job's workspace after it ends")
+	pluginPath := flag.String("plugin-path", "", "colon-separated folders where Wasm plugins are found by name")
+	cacheDir := flag.String("cache-dir", filepath.Join(cache, "airlock", "wasm"), "compiled Wasm plugin cache")
+	devIdentity := flag.String("dev-identity", "", "development only: the identity to claim (a control plane in production mode refuses it)")
+	flag.Parse()
+
+	tagMap := map[string]string{}
+	for _, kv := range strings.Split(*tags, ",") {
+		if kv = strings.TrimSpace(kv); kv == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			fmt.Fprintf(os.Stderr, "airlock-agent: --tags: %q is not key=value\n", kv)
+			os.Exit(2)
+		}
+		tagMap[k] = v
+	}
+	if *devIdentity == "" {
+		fmt.Fprintln(os.Stderr, "airlock-agent: no identity: pass --dev-identity NAME to a development control plane")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	wasm := &runner.Wasm{PluginPath: filepath.SplitList(*pluginPath), CacheDir: *cacheDir}
+	defer wasm.Close(context.Background())
+	a := &agent.Agent{
+		Name: *name, Tags: tagMap, Slots: *slots, WorkDir: *workDir, KeepWorkspaces: *keep,
+		Dialer: &agent.WebSocketDialer{Server: *server, Header: http.Header{"Airlock-Dev-Identity": []string{*devIdentity}}},
+		Shell:  &runner.Shell{},
+		Wasm:   wasm,
+		Logf:   func(f string, args ...any) { fmt.Fprintf(os.Stderr, "airlock-agent: "+f+"\n", args...) },
+	}
+	if err := a.Run(ctx); err != nil && ctx.Err() == nil {
+		fmt.Fprintf(os.Stderr, "airlock-agent: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/airlockci/airlock/agent"
+	"github.com/airlockci/airlock/agent/runner"
+	"github.com/airlockci/airlock/edge/scheduler"
+	"github.com/airlockci/airlock/internal/devstack"
+)
+
+// devCmd starts the control plane on workerd and one agent that dials out to
+// it; with --run it submits a pipeline, follows it, and stops everything.
+func devCmd(args []string) int {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	port := fs.Int("port", 8787, "port on 127.0.0.1 for the control plane")
+	state := fs.String("state", ".state", "folder for the control plane's persisted state and the agent's workspaces")
+	runFile := fs.String("run", "", "submit this pipeline, follow it, then stop everything")
+	logs := fs.Bool("logs", false, "with --run: stream every step's log")
+	slots := fs.Int("slots", 2, "jobs the agent runs at once")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return 2
+	}
+	root, err := os.Getwd()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "airlock dev: %v\n", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	stateDir, _ := filepath.Abs(*state)
+	logFile := filepath.Join(stateDir, "wrangler.log")
+	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+		fmt.Fprintf(os.Stderr, "airlock dev: %v\n", err)
+		return 1
+	}
+	fmt.Printf("starting the control plane on workerd (wrangler dev; log: %s)\n", logFile)
+	cp, err := devstack.Start(ctx, devstack.Options{
+		Root: root, Port: *port, StateDir: filepath.Join(stateDir, "wrangler"), LogFile: logFile, DevIdentity: true,
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "airlock dev: %v\n", err)
+		return 1
+	}
+	defer func() {
+		if err := cp.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "airlock dev: stopping wrangler: %v\n", err)
+		}
+	}()
+
+	wasm := &runner.Wasm{PluginPath: []string{filepath.Join(root, "build/plugins")}, CacheDir: filepath.Join(stateDir, "wasm-cache")}
+	defer wasm.Close(context.Background())
+	a := &agent.Agent{
+		Name:    "dev-agent-1",
+		Tags:    map[string]string{"queue": "default", "os": "linux"},
+		Slots:   *slots,
+		WorkDir: filepath.Join(stateDir, "agent"),
+		Dialer: &agent.WebSocketDialer{Server: cp.URL, Header: http.Header{
+			// The development identity; a control plane in production mode refuses it.
+			"Airlock-Dev-Identity": []string{"dev-agent-1"},
+		}},
+		Shell: &runner.Shell{},
+		Wasm:  wasm,
+		Logf:  func(f string, a ...any) { fmt.Fprintf(os.Stderr, "agent: "+f+"\n", a...) },
+	}
+	actx, cancelAgent := context.WithCancel(context.Background())
+	agentDone := make(chan error, 1)
+	go func() { agentDone <- a.Run(actx) }()
+	defer func() { cancelAgent(); <-agentDone }()
+
+	api := &httpAPI{base: cp.URL, client: &http.Client{Timeout: 30 * time.Second}}
+	if err := waitForAgent(ctx, api, a.Name); err != nil {
+		fmt.Fprintf(os.Stderr, "airlock dev: %v\n", err)
+		return 1
+	}
+	fmt.Printf("control plane: %s   (API: %s/v1/runs, agents: %s/v1/agents)\n", cp.URL, cp.URL, cp.URL)
+	fmt.Printf("agent:         %s connected, %d slots, workspaces in %s\n", a.Name, a.Slots, a.WorkDir)
+
+	if *runFile == "" {
+		fmt.Printf("submit a pipeline:  airlock run --server %s .airlock/pipeline.yml --follow\n", cp.URL)
+		fmt.Println("press Ctrl-C to stop")
+		select {
+		case <-ctx.Done():
+		case <-cp.Done():
+			fmt.Fprintf(os.Stderr, "airlock dev: wrangler exited; see %s\n", logFile)
+			return 1
+		case err := <-agentDone:
+			agentDone <- err
+			fmt.Fprintf(os.Stderr, "airlock dev: agent stopped: %v\n", err)
+			return 1
+		}
+		fmt.Println("stopping")
+		return 0
+	}
+	src, err := os.ReadFile(*runFile)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "airlock dev: %v\n", err)
+		return 1
+	}
+	req := scheduler.SubmitRequest{Pipeline: string(src), Filename: *runFile}
+	describeCheckout(&req, *runFile, "", cp.URL)
+	v, err := api.Submit(req)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "airlock dev: %v\n", err)
+		return 1
+	}
+	fmt.Printf("run #%d %s: %s/v1/runs/%s\n", v.Number, v.ID, cp.URL, v.ID)
+	return followRun(ctx, api, v, *logs, os.Stdout)
+}
+
+// waitForAgent waits until the control plane lists the agent as connected.
+func waitForAgent(ctx context.Context, api *httpAPI, name string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var out struct {
+			Agents []struct {
+				Name      string `json:"name"`
+				Connected bool   `json:"connected"`
+			} `json:"agents"`
+		}
+		if _, _, err := api.do("GET", "/v1/agents", nil, &out); err == nil {
+			for _, a := range out.Agents {
+				if a.Name == name && a.Connected {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("agent %s did not connect within 30s", name)
+}

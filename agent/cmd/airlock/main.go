@@ -1,0 +1,74 @@
+// Command airlock is Airlock's command line: submit and follow runs, lint
+// pipelines offline, run a pipeline on this machine, and start a local
+// control plane for development.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+)
+
+const usage = `airlock — CI/CD whose control plane can read nothing.
+
+Usage:
+  airlock run [--server URL] [--follow] [--logs] FILE   submit a pipeline (and follow it)
+  airlock run --local [--logs] FILE                     run a pipeline on this machine, no control plane
+  airlock lint FILE...                                  validate pipelines offline
+  airlock dev [--port N] [--run FILE]                   local control plane on workerd plus one agent
+  airlock schema                                        print the pipeline JSON Schema
+
+The server is --server, else $AIRLOCK_SERVER, else http://127.0.0.1:8787.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var code int
+	switch os.Args[1] {
+	case "run":
+		code = runCmd(os.Args[2:])
+	case "lint":
+		code = lintCmd(os.Args[2:])
+	case "dev":
+		code = devCmd(os.Args[2:])
+	case "schema":
+		code = schemaCmd()
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "airlock: unknown command %q\n\n%s", os.Args[1], usage)
+		code = 2
+	}
+	os.Exit(code)
+}
+
+// parseInterspersed parses flags wherever they appear among the positional
+// arguments (`airlock run FILE --follow`), returning the positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func defaultServer() string {
+	if s := strings.TrimSpace(os.Getenv("AIRLOCK_SERVER")); s != "" {
+		return s
+	}
+	return "http://127.0.0.1:8787"
+}
