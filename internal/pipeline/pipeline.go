@@ -90,12 +90,13 @@ func (s SoftFail) Matches(code int) bool {
 
 // WasmStep is an Airlock Wasm plugin step:
 //
-//	- key: checksums
-//	  wasm:
-//	    module: checksum.wasm   # plugin-path name, workspace path, or https URL
-//	    sha256: 9f86d0…         # optional pin
-//	    function: run           # default "run"
-//	    config: {files: ["dist/*"]}
+//	steps:
+//	  - key: checksums
+//	    wasm:
+//	      module: checksum.wasm   # plugin-path name, workspace path, or https URL
+//	      sha256: 9f86d0…         # optional pin
+//	      function: run           # default "run"
+//	      config: {files: ["dist/*"]}
 type WasmStep struct {
 	Module   string
 	SHA256   string
