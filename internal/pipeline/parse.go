@@ -214,7 +214,9 @@ func (p *parser) waitStep(e *entry, n *node) {
 				e.continueOnFailure = b
 			}
 		case "type":
-			// Checked by step.
+			if t, ok := p.text(kv.val, "a step type"); ok && t != "wait" && t != "waiter" {
+				p.c.at(kv.val, "type %q does not match a wait step; expected wait or waiter", truncate(t, 40))
+			}
 		}
 	}
 }
@@ -355,7 +357,7 @@ func (p *parser) boolean(n *node) (bool, bool) {
 func (p *parser) commands(n *node) []string {
 	switch n.kind {
 	case yaml.ScalarNode:
-		if s, ok := p.text(n, "a command string or a list of command strings"); ok {
+		if s, ok := p.command(n, "a command string or a list of command strings"); ok {
 			return []string{s}
 		}
 		return nil
@@ -366,7 +368,7 @@ func (p *parser) commands(n *node) []string {
 		}
 		var out []string
 		for _, item := range n.items {
-			if s, ok := p.text(item, "a command string"); ok {
+			if s, ok := p.command(item, "a command string"); ok {
 				out = append(out, s)
 			}
 		}
@@ -374,6 +376,15 @@ func (p *parser) commands(n *node) []string {
 	}
 	p.c.at(n, "expected a command string or a list of command strings, got %s", describe(n))
 	return nil
+}
+
+func (p *parser) command(n *node, what string) (string, bool) {
+	s, ok := p.text(n, what)
+	if ok && strings.TrimSpace(s) == "" {
+		p.c.at(n, "empty command")
+		return "", false
+	}
+	return s, ok
 }
 
 func (p *parser) dependsOn(n *node) []depRef {

@@ -258,12 +258,20 @@ func generated() map[string]string {
 	for range 2000 {
 		waits.WriteString("  - command: x\n  - wait\n")
 	}
+	var big strings.Builder
+	big.WriteString("steps:\n")
+	for big.Len() < MaxSize-200 {
+		big.WriteString("  - command: make test with a fairly long command line\n    env: {A: b}\n")
+	}
 	return map[string]string{
-		"alias-bomb":  bomb.String(),
-		"huge":        "steps:\n  - command: x\n" + "#" + strings.Repeat("x", MaxSize),
-		"deep":        "steps:\n  - command: x\n    wasm: {module: m, config: {x: " + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + "}}\n",
-		"many-waits":  waits.String(),
-		"many-errors": "steps:\n" + strings.Repeat("  - comand: x\n", 200),
+		"big-valid":      big.String(),
+		"big-syntax-end": big.String() + "  - a: b: c\n",
+		"big-dup-keys":   "steps:\n  - command: x\n    env:\n" + strings.Repeat("      A: 1\n", 90000),
+		"alias-bomb":     bomb.String(),
+		"huge":           "steps:\n  - command: x\n" + "#" + strings.Repeat("x", MaxSize),
+		"deep":           "steps:\n  - command: x\n    wasm: {module: m, config: {x: " + strings.Repeat("[", 20000) + strings.Repeat("]", 20000) + "}}\n",
+		"many-waits":     waits.String(),
+		"many-errors":    "steps:\n" + strings.Repeat("  - comand: x\n", 200),
 	}
 }
 
@@ -272,6 +280,9 @@ func TestHostileInput(t *testing.T) {
 		name string
 		want string
 	}{
+		{"big-valid", ""},
+		{"big-syntax-end", `29534:9: YAML syntax error: unexpected ":" in a value; expected a plain value here (quote it if the ":" is part of the text)`},
+		{"big-dup-keys", "too many errors; only the first 100 are shown"},
 		{"alias-bomb", `5:36: aliases expand to more than 100000 nodes (reached at alias *d); refusing a document that grows this much (a "billion laughs" attack?)`},
 		{"huge", "file is 1048599 bytes; the limit is 1048576 bytes (1 MiB)"},
 		{"deep", "3:5: YAML syntax error: exceeded max depth of 10000"},
@@ -282,9 +293,17 @@ func TestHostileInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			start := time.Now()
-			_, err := Parse(tt.name+".yml", []byte(inputs[tt.name]))
-			if elapsed := time.Since(start); elapsed > 2*time.Second {
-				t.Errorf("took %v, want well under 2s", elapsed)
+			p, err := Parse(tt.name+".yml", []byte(inputs[tt.name]))
+			// Generous: the machine may be busy. Typical is under 0.3s.
+			if elapsed := time.Since(start); elapsed > 5*time.Second {
+				t.Errorf("took %v, want well under 5s", elapsed)
+			}
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkValid(t, p)
+				return
 			}
 			if err == nil {
 				t.Fatal("Parse succeeded, want an error")

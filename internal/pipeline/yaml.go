@@ -170,9 +170,23 @@ func locateSyntaxError(src []byte, err error) (line, col int, msg string) {
 		got := yamlLinePrefix.ReplaceAllString(err.Error(), "")
 		return got == msg
 	}
-	if len(lineEnds) > 0 {
-		if i := sort.Search(len(lineEnds), func(i int) bool { return same(i + 1) }); i < len(lineEnds) {
-			line = i + 1
+	// yaml.v3's line is at or before the offending one, and usually close:
+	// gallop forward from it, then binary-search the last stretch. Each try
+	// parses a prefix, so few tries keep a 1 MiB file cheap.
+	if n := len(lineEnds); n > 0 {
+		lo := min(max(line, 1), n) // same(lo-1) is assumed false
+		hi, step := lo, 1
+		for !same(hi) {
+			if hi == n {
+				hi = 0 // not found: keep yaml.v3's line
+				break
+			}
+			lo = hi + 1
+			hi = min(hi+step, n)
+			step *= 2
+		}
+		if hi > 0 {
+			line = lo + sort.Search(hi-lo, func(i int) bool { return same(lo + i) })
 		}
 	}
 	if line < 1 {
