@@ -8,7 +8,6 @@ import (
 	"fmt"
 
 	"github.com/ncruces/go-sqlite3"
-	_ "github.com/ncruces/go-sqlite3/embed" // the SQLite build itself
 )
 
 // DB is one SQLite connection. It is not safe for concurrent use, like the
