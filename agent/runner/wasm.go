@@ -43,7 +43,8 @@ var ErrModuleRefused = errors.New("plugin module refused")
 // plugins/README.md for the contract a plugin implements.
 //
 // A plugin gets no capability but these: the step's workspace mounted
-// read-only at /workspace, the wall clock, a sleep, and random bytes; its
+// read-only at /workspace (symbolic links that lead out of it do not
+// resolve), the wall clock, a sleep, and random bytes; its
 // stdout and stderr go to the step's log. It has no environment variables
 // (Step.Env reaches it in its input), no network and no other file. Its
 // memory is capped at MaxMemoryPages, and timeout and cancellation stop it
@@ -167,8 +168,17 @@ func (w *Wasm) Run(ctx context.Context, step Step, log io.Writer) (Result, error
 		return Result{}, false
 	}
 
+	// The workspace is served through os.Root, which refuses paths and
+	// symbolic links that lead out of it: a checkout may contain a link to
+	// /etc or to the agent's own files, and a plain directory mount would
+	// follow it. An fs.FS mount is read-only.
+	workspace, err := os.OpenRoot(step.Dir)
+	if err != nil {
+		return fail(fmt.Errorf("plugin %s: open workspace: %w", p.Module, err))
+	}
+	defer workspace.Close()
 	mc := wazero.NewModuleConfig().
-		WithFSConfig(wazero.NewFSConfig().WithReadOnlyDirMount(step.Dir, WorkspaceMount)).
+		WithFSConfig(wazero.NewFSConfig().WithFSMount(workspace.FS(), WorkspaceMount)).
 		WithStdout(log).
 		WithStderr(log).
 		WithSysWalltime().

@@ -284,9 +284,10 @@ func TestWasmMemoryCap(t *testing.T) {
 func TestWasmCapabilities(t *testing.T) {
 	w := testRunner(t)
 	t.Setenv("AIRLOCK_TEST_SECRET", "agent-only")
-	step := pluginStep(t, "capabilities", `{"path":"in.txt"}`)
+	step := pluginStep(t, "capabilities", `{"path":"sub/in.txt"}`)
 	step.Env = []string{"STEP=1"}
-	if err := os.WriteFile(filepath.Join(step.Dir, "in.txt"), []byte("hello"), 0o644); err != nil {
+	mustMkdir(t, filepath.Join(step.Dir, "sub"))
+	if err := os.WriteFile(filepath.Join(step.Dir, "sub", "in.txt"), []byte("hello"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var log syncBuffer
@@ -305,6 +306,52 @@ func TestWasmCapabilities(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(step.Dir, "new")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the plugin wrote into the read-only workspace: stat: %v", err)
+	}
+}
+
+func TestWasmNoNetwork(t *testing.T) {
+	w := testRunner(t)
+	var log syncBuffer
+	res, err := w.Run(context.Background(), pluginStep(t, "http", ""), &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ExitStatus != -1 || !strings.Contains(log.String(), "HTTP request to 'http://127.0.0.1:9/' is not allowed") {
+		t.Errorf("got %+v, want exit -1 and the request refused; log:\n%s", res, log.String())
+	}
+	if strings.Contains(log.String(), "http status") {
+		t.Errorf("the request got an answer:\n%s", log.String())
+	}
+}
+
+func TestWasmWorkspaceSymlinks(t *testing.T) {
+	w := testRunner(t)
+	outside := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(outside, []byte("agent secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, path, want string
+	}{
+		{"link inside the workspace", "inside", `read workspace: "data" <nil>`},
+		{"link to a file outside", "out-file", `read workspace: ""`},
+		{"link to a directory outside", "out-dir/secret", `read workspace: ""`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			step := pluginStep(t, "capabilities", `{"path":"`+tt.path+`"}`)
+			writeFiles(t, step.Dir, map[string]string{"data.txt": "data"})
+			mustSymlink(t, "data.txt", filepath.Join(step.Dir, "inside"))
+			mustSymlink(t, outside, filepath.Join(step.Dir, "out-file"))
+			mustSymlink(t, filepath.Dir(outside), filepath.Join(step.Dir, "out-dir"))
+			var log syncBuffer
+			if _, err := w.Run(context.Background(), step, &log); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(log.String(), tt.want) || strings.Contains(log.String(), "agent secret") {
+				t.Errorf("log lacks %q (or shows the secret):\n%s", tt.want, log.String())
+			}
+		})
 	}
 }
 

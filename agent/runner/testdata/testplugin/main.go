@@ -118,3 +118,12 @@ func wait() int32 {
 	pdk.Log(pdk.LogInfo, "second")
 	return 0
 }
+
+// http tries the network, which the runner allows nowhere.
+//
+//go:wasmexport http
+func httpExport() int32 {
+	res := pdk.NewHTTPRequest(pdk.MethodGet, "http://127.0.0.1:9/").Send()
+	pdk.Log(pdk.LogInfo, fmt.Sprintf("http status %d", res.Status()))
+	return 0
+}
