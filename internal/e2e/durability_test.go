@@ -1,0 +1,129 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/airlockci/airlock/agent"
+	"github.com/airlockci/airlock/edge/scheduler"
+)
+
+// Nothing lost: a run accepted while no agent is connected, and a job
+// running while the control plane restarts, both complete after a restart
+// of workerd on the same state, with the whole log.
+func TestRunsSurviveControlPlaneRestart(t *testing.T) {
+	s := startStack(t, true, "")
+	queued := s.submit(scheduler.SubmitRequest{Pipeline: "steps:\n  - key: a\n    command: echo queued-before-restart\n"})
+	s.restart()
+	if got := s.run(queued.ID); got.State != scheduler.RunRunning || got.Jobs[0].State != scheduler.StateQueued {
+		t.Fatalf("after restart: got %s/%s, want the run still queued", got.State, got.Jobs[0].State)
+	}
+	startAgent(t, s.cp.URL, "e2e-durable", 1)
+	if got := s.wait(queued.ID, time.Minute); got.State != scheduler.RunPassed {
+		t.Fatalf("queued run: got %s, want passed", got.State)
+	}
+
+	// A job that prints, waits through the restart, and prints again.
+	running := s.submit(scheduler.SubmitRequest{Pipeline: "steps:\n  - key: slow\n    command: 'for i in $(seq 1 40); do echo line $i; sleep 0.2; done'\n"})
+	deadline := time.Now().Add(30 * time.Second)
+	for s.run(running.ID).Jobs[0].LogSeq < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the job never started logging")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	s.restart()
+	got := s.wait(running.ID, 2*time.Minute)
+	if got.State != scheduler.RunPassed || got.Jobs[0].Attempt != 1 {
+		t.Fatalf("run across restart: got %s attempt %d, want passed on attempt 1", got.State, got.Jobs[0].Attempt)
+	}
+	var want strings.Builder
+	for i := 1; i <= 40; i++ {
+		want.WriteString("line " + strconv.Itoa(i) + "\n")
+	}
+	if log := s.log(running.ID, "slow"); !strings.HasSuffix(log, want.String()) || strings.Count(log, "line 1\n") != 1 {
+		t.Fatalf("log across restart: got\n%s\nwant every line exactly once, in order", log)
+	}
+}
+
+// A control plane not in development mode refuses the development
+// identity: the agent is told so and stops, and nothing is recorded.
+func TestDevIdentityRefusedInProductionMode(t *testing.T) {
+	s := startStack(t, false, "")
+	d := &agent.WebSocketDialer{Server: s.cp.URL, Header: http.Header{"Airlock-Dev-Identity": []string{"intruder"}}}
+	_, err := d.Dial(context.Background())
+	var fatal *agent.FatalError
+	if !errors.As(err, &fatal) || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("dial: got %v, want a fatal 401 refusal", err)
+	}
+	d.Header = nil
+	if _, err := d.Dial(context.Background()); !errors.As(err, &fatal) {
+		t.Fatalf("dial without identity: got %v, want a fatal refusal", err)
+	}
+	code, body, _ := s.do("GET", "/v1/agents", nil)
+	if code != 200 || !strings.Contains(string(body), `"agents":[]`) {
+		t.Fatalf("agents: got %d %s, want none", code, body)
+	}
+}
+
+// The CLI: lint with positions, run --follow with a non-zero exit on failure,
+// and run --local with the same scheduler in-process.
+func TestCLI(t *testing.T) {
+	s := shared(t)
+	startAgent(t, s.cp.URL, "e2e-cli", 2)
+	bin := filepath.Join(repoRoot(t), "build/bin/airlock")
+	repo, _ := gitRepo(t, map[string]string{
+		"ok.yml":     "steps:\n  - key: a\n    command: echo from-a\n  - key: b\n    command: echo from-b\n    depends_on: a\n",
+		"fail.yml":   "steps:\n  - key: a\n    command: exit 4\n  - key: b\n    command: echo never\n    depends_on: a\n",
+		"bad.yml":    "steps:\n  - key: a\n    command: x\n    timeout_in_minuts: 3\n",
+		"plugin.yml": "steps:\n  - key: sum\n    wasm:\n      module: checksum.wasm\n      config: {files: [ok.yml]}\n",
+	})
+	run := func(args ...string) (string, int) {
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = repo
+		out, err := cmd.CombinedOutput()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), code
+	}
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		wantCode int
+		want     []string
+	}{
+		{"lint ok", []string{"lint", "ok.yml"}, 0, []string{"ok.yml: ok (2 steps)"}},
+		{"lint bad", []string{"lint", "bad.yml"}, 1, []string{"bad.yml:4:5:", "timeout_in_minutes"}},
+		{"run follow passes", []string{"run", "ok.yml", "--follow", "--server", s.cp.URL}, 0, []string{"KEY", "STATE", "AGENT", "DURATION", "e2e-cli", "from-b", "passed"}},
+		{"run follow fails", []string{"run", "--server", s.cp.URL, "--follow", "fail.yml"}, 1, []string{"failed (exit 4)", "skipped", "run #"}},
+		{"run refused", []string{"run", "--server", s.cp.URL, "bad.yml"}, 1, []string{"bad.yml:4:5:"}},
+		{"local passes", []string{"run", "--local", "--plugin-path", filepath.Join(repoRoot(t), "build/plugins"), "plugin.yml"}, 0, []string{"ok.yml", "passed"}},
+		{"local fails", []string{"run", "--local", "fail.yml"}, 1, []string{"failed (exit 4)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, code := run(tc.args...)
+			if code != tc.wantCode {
+				t.Fatalf("exit: got %d, want %d\n%s", code, tc.wantCode, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
