@@ -67,7 +67,6 @@ func (s *Shell) Run(ctx context.Context, step Step, log io.Writer) (Result, erro
 	cmd := exec.Command("/bin/sh", "-e", "-c", strings.Join(step.Commands, "\n"))
 	cmd.Dir = step.Dir
 	cmd.Env = append(os.Environ(), step.Env...)
-	cmd.Stdin = nil
 	cmd.Stdout = pw
 	cmd.Stderr = pw
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -103,18 +103,19 @@ func (w *Wasm) init() error {
 	return w.initErr
 }
 
-// Close releases every compiled module and the compilation cache. Runs
-// must have returned.
+// Close releases every compiled module and the compilation cache (the files
+// in CacheDir stay). Runs must have returned, and w is not used again.
 func (w *Wasm) Close(ctx context.Context) error {
 	w.mu.Lock()
-	defer w.mu.Unlock()
+	compiled := w.compiled
+	w.compiled = map[string]*compiledPlugin{}
+	w.mu.Unlock()
 	var errs []error
-	for sum, c := range w.compiled {
+	for _, c := range compiled {
 		<-c.ready
 		if c.plugin != nil {
 			errs = append(errs, c.plugin.Close(ctx))
 		}
-		delete(w.compiled, sum)
 	}
 	if w.cache != nil {
 		errs = append(errs, w.cache.Close(ctx))
@@ -270,13 +271,15 @@ func (w *Wasm) compile(ctx context.Context, sum string, module []byte) (*extism.
 		extism.Manifest{Wasm: []extism.Wasm{extism.WasmData{Data: module}}},
 		extism.PluginConfig{RuntimeConfig: rc, EnableWasi: true},
 		nil)
+	close(c.ready)
 	if c.err != nil {
 		// Let a later Run try again rather than remember the failure.
 		w.mu.Lock()
-		delete(w.compiled, sum)
+		if w.compiled[sum] == c {
+			delete(w.compiled, sum)
+		}
 		w.mu.Unlock()
 	}
-	close(c.ready)
 	return c.plugin, c.err
 }
 

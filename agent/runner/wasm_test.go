@@ -511,6 +511,34 @@ func TestWasmCompilationCache(t *testing.T) {
 	}
 }
 
+func TestWasmConcurrentRunsCompileOnce(t *testing.T) {
+	mod := wasmModule(t, "./testdata/testplugin")
+	w := &Wasm{PluginPath: []string{filepath.Dir(mod)}, CacheDir: sharedCacheDir(t)}
+	defer w.Close(context.Background())
+	const n = 4
+	results := make(chan string, n)
+	for i := range n {
+		go func() {
+			var log syncBuffer
+			step := pluginStep(t, "run", fmt.Sprintf(`{"status":%d}`, i))
+			res, err := w.Run(context.Background(), step, &log)
+			if err != nil || res.ExitStatus != i {
+				results <- fmt.Sprintf("run %d: got %+v, %v; log %q", i, res, err, log.String())
+				return
+			}
+			results <- ""
+		}()
+	}
+	for range n {
+		if msg := <-results; msg != "" {
+			t.Error(msg)
+		}
+	}
+	if c := w.compiles.Load(); c != 1 {
+		t.Errorf("%d compiles for %d concurrent runs of one module, want 1", c, n)
+	}
+}
+
 // snapshotDir maps every file under dir to its size and modification time.
 func snapshotDir(t *testing.T, dir string) map[string]string {
 	t.Helper()
