@@ -101,7 +101,6 @@ var schema = []string{
 		key TEXT NOT NULL,
 		label TEXT NOT NULL,
 		spec BLOB NOT NULL,
-		needs TEXT NOT NULL,
 		tags TEXT NOT NULL,
 		state TEXT NOT NULL,
 		attempt INTEGER NOT NULL DEFAULT 0,
@@ -120,6 +119,14 @@ var schema = []string{
 		UNIQUE (run_id, key)
 	)`,
 	`CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, queued_ms)`,
+	`CREATE TABLE IF NOT EXISTS deps (
+		run_id TEXT NOT NULL,
+		key TEXT NOT NULL,
+		dep TEXT NOT NULL,
+		allow_failure INTEGER NOT NULL,
+		PRIMARY KEY (run_id, key, dep)
+	)`,
+	`CREATE INDEX IF NOT EXISTS deps_by_dep ON deps (run_id, dep)`,
 	`CREATE INDEX IF NOT EXISTS jobs_by_agent ON jobs (agent_id, state)`,
 	`CREATE TABLE IF NOT EXISTS logs (
 		job_id TEXT NOT NULL,

@@ -1,0 +1,273 @@
+//go:build e2e
+
+// Command bench measures the control plane on local workerd: dispatch
+// latency (a job becomes runnable → its agent receives it) and API request
+// latency against a plain-JS route measured in the same run as the floor.
+// It writes docs/BENCHMARKS.md. Run it with `make bench`.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/airlockci/airlock/edge/scheduler"
+	"github.com/airlockci/airlock/internal/devstack"
+	"github.com/airlockci/airlock/internal/wire"
+)
+
+func main() {
+	out := flag.String("out", "docs/BENCHMARKS.md", "report file")
+	jobs := flag.Int("jobs", 250, "jobs in the dispatch chain")
+	requests := flag.Int("requests", 400, "requests per API route")
+	flag.Parse()
+	if err := run(*out, *jobs, *requests); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(out string, jobs, requests int) error {
+	root, _ := os.Getwd()
+	state, err := os.MkdirTemp("", "airlock-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(state)
+	cp, err := devstack.Start(context.Background(), devstack.Options{
+		Root: root, StateDir: filepath.Join(state, "wrangler"), LogFile: filepath.Join(state, "wrangler.log"), DevIdentity: true,
+	})
+	if err != nil {
+		return err
+	}
+	defer cp.Stop()
+	client := &http.Client{Timeout: 30 * time.Second}
+
+	fmt.Println("dispatch: a chain of", jobs, "jobs, each runnable when the previous finishes")
+	chain, submit, err := dispatch(cp.URL, client, jobs)
+	if err != nil {
+		return err
+	}
+
+	// A run to read back in the API benchmark.
+	runID, err := submitRun(client, cp.URL, "steps:\n  - key: a\n    command: x\n    agents: {queue: nobody}\n")
+	if err != nil {
+		return err
+	}
+	routes := []struct{ name, path string }{
+		{"plain JS in the Worker (floor)", "/v1/ping"},
+		{"Go in the Durable Object: GET /v1/healthz", "/v1/healthz"},
+		{"Go in the Durable Object: GET /v1/runs/{id} (SQLite read)", "/v1/runs/" + runID},
+	}
+	fmt.Println("api:", requests, "requests per route, interleaved")
+	lat := make([][]time.Duration, len(routes))
+	for i := 0; i < 20; i++ { // warm-up
+		for _, r := range routes {
+			if _, err := get(client, cp.URL+r.path); err != nil {
+				return err
+			}
+		}
+	}
+	for i := 0; i < requests; i++ {
+		for k, r := range routes {
+			d, err := get(client, cp.URL+r.path)
+			if err != nil {
+				return err
+			}
+			lat[k] = append(lat[k], d)
+		}
+	}
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Benchmarks\n\nMeasured by `make bench` (`go run -tags e2e ./internal/e2e/bench`) on local workerd\n")
+	fmt.Fprintf(&b, "(`wrangler dev`, the real edge Wasm build), %s.\n\n", time.Now().UTC().Format("2006-01-02"))
+	fmt.Fprintf(&b, "Machine: %s, %d cores, %s, %s, wrangler %s.\n\n", cpuModel(), runtime.NumCPU(), runtime.Version(), runtime.GOOS+"/"+runtime.GOARCH, wranglerVersion(root))
+	fmt.Fprintf(&b, "## Dispatch latency\n\nFrom the moment a job becomes runnable to the moment its agent receives the\n")
+	fmt.Fprintf(&b, "assignment over its WebSocket. A chain of %d jobs: the agent reports each job finished and\n", jobs)
+	fmt.Fprintf(&b, "times until the next one arrives (one frame up, the scheduler's transaction, one frame down).\n")
+	fmt.Fprintf(&b, "The second row times a new run: `POST /v1/runs` sent → first job received.\n\n")
+	fmt.Fprintf(&b, "| measure | n | p50 | p99 | max |\n|---|---|---|---|---|\n")
+	row(&b, "job finished → next job received", chain)
+	row(&b, "POST /v1/runs sent → first job received", submit)
+	fmt.Fprintf(&b, "\nTarget: p99 ≤ 15 ms.\n\n")
+	fmt.Fprintf(&b, "## API request latency\n\nSequential requests from one client, the routes interleaved so they share the\n")
+	fmt.Fprintf(&b, "machine's state; the plain-JS route never reaches Go or the Durable Object.\n\n")
+	fmt.Fprintf(&b, "| route | n | p50 | p99 | max | p50 / floor |\n|---|---|---|---|---|---|\n")
+	floor := pct(lat[0], 50)
+	for k, r := range routes {
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %.2f× |\n", r.name, len(lat[k]), ms(pct(lat[k], 50)), ms(pct(lat[k], 99)), ms(pct(lat[k], 100)), float64(pct(lat[k], 50))/float64(floor))
+	}
+	fmt.Fprintf(&b, "\nTarget: API p50 ≤ 1.5× the plain-JS floor.\n")
+	fmt.Print(b.String())
+	return os.WriteFile(out, []byte(b.String()), 0o644)
+}
+
+func row(b *strings.Builder, name string, d []time.Duration) {
+	fmt.Fprintf(b, "| %s | %d | %s | %s | %s |\n", name, len(d), ms(pct(d, 50)), ms(pct(d, 99)), ms(pct(d, 100)))
+}
+
+// dispatch runs a chain of jobs through a bare protocol-speaking agent.
+func dispatch(server string, client *http.Client, n int) (chain, submit []time.Duration, err error) {
+	ws := strings.Replace(server, "http", "ws", 1) + "/v1/agents/connect"
+	c, _, err := websocket.DefaultDialer.Dial(ws, http.Header{"Airlock-Dev-Identity": []string{"bench"}})
+	if err != nil {
+		return nil, nil, err
+	}
+	defer c.Close()
+	send := func(f wire.Frame) error {
+		b, err := wire.Encode(f)
+		if err != nil {
+			return err
+		}
+		return c.WriteMessage(websocket.BinaryMessage, b)
+	}
+	next := func(want wire.Type) (wire.Frame, error) {
+		for {
+			_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+			_, b, err := c.ReadMessage()
+			if err != nil {
+				return wire.Frame{}, err
+			}
+			f, err := wire.Decode(b)
+			if err != nil {
+				return wire.Frame{}, err
+			}
+			if f.Type == want {
+				return f, nil
+			}
+		}
+	}
+	if err := send(wire.Frame{Type: wire.THello, Hello: &wire.Hello{Name: "bench", Slots: 1, Tags: map[string]string{"queue": "bench"}}}); err != nil {
+		return nil, nil, err
+	}
+	if _, err := next(wire.TWelcome); err != nil {
+		return nil, nil, err
+	}
+	var p strings.Builder
+	p.WriteString("steps:\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&p, "  - key: j%d\n    command: x\n    agents: {queue: bench}\n", i)
+		if i > 0 {
+			fmt.Fprintf(&p, "    depends_on: j%d\n", i-1)
+		}
+	}
+	for round := 0; round < 2; round++ {
+		start := time.Now()
+		if _, err := submitRun(client, server, p.String()); err != nil {
+			return nil, nil, err
+		}
+		for i := 0; i < n; i++ {
+			f, err := next(wire.TAssign)
+			if err != nil {
+				return nil, nil, fmt.Errorf("job %d: %w", i, err)
+			}
+			if i > 0 && round == 1 { // the first round warms everything up
+				chain = append(chain, time.Since(start))
+			}
+			ref := f.Assign.JobRef
+			if err := send(wire.Frame{Type: wire.TAccept, Accept: &ref}); err != nil {
+				return nil, nil, err
+			}
+			start = time.Now()
+			if err := send(wire.Frame{Type: wire.TFinished, Finished: &wire.Finished{JobRef: ref}}); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	// Submit → first job, for a one-step run.
+	for i := 0; i < 200; i++ {
+		start := time.Now()
+		if _, err := submitRun(client, server, "steps:\n  - key: one\n    command: x\n    agents: {queue: bench}\n"); err != nil {
+			return nil, nil, err
+		}
+		f, err := next(wire.TAssign)
+		if err != nil {
+			return nil, nil, err
+		}
+		submit = append(submit, time.Since(start))
+		ref := f.Assign.JobRef
+		_ = send(wire.Frame{Type: wire.TAccept, Accept: &ref})
+		_ = send(wire.Frame{Type: wire.TFinished, Finished: &wire.Finished{JobRef: ref}})
+	}
+	return chain, submit, nil
+}
+
+func submitRun(client *http.Client, server, yaml string) (string, error) {
+	body, _ := json.Marshal(scheduler.SubmitRequest{Pipeline: yaml})
+	resp, err := client.Post(server+"/v1/runs", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 201 {
+		return "", fmt.Errorf("submit: %s %s", resp.Status, data)
+	}
+	var v scheduler.RunView
+	return v.ID, json.Unmarshal(data, &v)
+}
+
+func get(client *http.Client, url string) (time.Duration, error) {
+	start := time.Now()
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	d := time.Since(start)
+	if resp.StatusCode != 200 {
+		return 0, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return d, nil
+}
+
+func pct(d []time.Duration, p int) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	if len(s) == 0 {
+		return 0
+	}
+	i := (len(s)*p + 99) / 100
+	if i > 0 {
+		i--
+	}
+	return s[i]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+
+func cpuModel() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "model name") {
+			return strings.TrimSpace(line[strings.Index(line, ":")+1:])
+		}
+	}
+	return "unknown CPU"
+}
+
+func wranglerVersion(root string) string {
+	data, err := os.ReadFile(filepath.Join(root, "node_modules/wrangler/package.json"))
+	if err != nil {
+		return "?"
+	}
+	var p struct{ Version string }
+	_ = json.Unmarshal(data, &p)
+	return p.Version
+}
