@@ -88,7 +88,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.jobs = map[string]*job{}
 	a.mu.Unlock()
 	defer a.wg.Wait()
-	backoff := newBackoff(500*time.Millisecond, 30*time.Second)
+	backoff := newBackoff(500*time.Millisecond, 10*time.Second)
 	for {
 		conn, err := a.Dialer.Dial(ctx)
 		if err == nil {
