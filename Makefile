@@ -76,6 +76,7 @@ check: build
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/pipeline
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/wire
+	$(GO) test -run '^$$' -fuzz FuzzMessage -fuzztime 30s ./edge/scheduler
 
 ## bench: dispatch and API latency on local workerd → docs/BENCHMARKS.md
 bench: build
