@@ -89,9 +89,9 @@ func (s *Scheduler) Message(conn string, data []byte) error {
 			return nil
 		}
 		now := s.nowMS()
-		s.exec(`UPDATE agents SET last_seen_ms = ? WHERE id = ?`, now, agentID)
 		switch f.Type {
 		case wire.THeartbeat:
+			s.exec(`UPDATE agents SET last_seen_ms = ? WHERE id = ?`, now, agentID)
 			s.exec(`UPDATE jobs SET lease_ms = ? WHERE agent_id = ? AND state IN ('assigned','running')`,
 				now+wire.LeaseTimeout.Milliseconds(), agentID)
 			ev.rearm = true

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+
+	"github.com/airlockci/airlock/internal/wire"
 )
 
 // event is the work of one Durable Object event. Its database writes happen in
@@ -83,13 +85,24 @@ func (ev *event) close(conn string, code int, reason string) {
 	ev.closes = append(ev.closes, outClose{conn, code, reason})
 }
 
-// rearm sets the alarm to the earliest lease expiry, if any job holds a lease.
+// rearm makes sure the alarm fires by the earliest lease expiry or agent
+// heartbeat deadline. Setting the alarm is a storage write, so it is set
+// only when the deadline is earlier than the alarm already set (or none is
+// known to be set): an alarm that fires early finds nothing expired and
+// re-arms itself.
 func (s *Scheduler) rearm() {
-	rows, err := s.db.Exec(`SELECT MIN(lease_ms) FROM jobs WHERE state IN ('assigned','running')`)
+	rows, err := s.db.Exec(`SELECT MIN(t) FROM (
+		SELECT MIN(lease_ms) AS t FROM jobs WHERE state IN ('assigned','running')
+		UNION ALL SELECT MIN(last_seen_ms) + ? FROM agents WHERE connected = 1)`, wire.LeaseTimeout.Milliseconds())
 	if err != nil || len(rows) == 0 || rows[0][0] == nil {
 		return
 	}
-	s.alarm.Set(msTime(asInt(rows[0][0])))
+	at := msTime(asInt(rows[0][0]))
+	if !s.alarmAt.IsZero() && !at.Before(s.alarmAt) && s.alarmAt.After(s.now()) {
+		return
+	}
+	s.alarm.Set(at)
+	s.alarmAt = at
 }
 
 // HTTPError is an error with the HTTP status it maps to.

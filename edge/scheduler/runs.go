@@ -401,6 +401,7 @@ func (s *Scheduler) Cancel(runID, key string) error {
 // heartbeating are queued again (or fail after maxLostAttempts), and its
 // connection, if still open, is closed.
 func (s *Scheduler) Alarm() error {
+	s.alarmAt = time.Time{} // the alarm that was set has fired
 	return s.run(func(ev *event) error {
 		now := s.nowMS()
 		for _, j := range s.jobs(`state IN ('assigned','running') AND lease_ms <= ?`, now) {

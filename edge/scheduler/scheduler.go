@@ -64,6 +64,9 @@ type Scheduler struct {
 	alarm   Alarm
 	now     func() time.Time
 	cfg     Config
+	// alarmAt is when the alarm was last set by this instance; zero after
+	// a boot, when it is not known.
+	alarmAt time.Time
 }
 
 // New opens the scheduler on db, creating or migrating its tables.
