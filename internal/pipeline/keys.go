@@ -60,7 +60,7 @@ var (
 	}
 	dependencyKeys = keySet{supported: []string{"allow_failure", "step"}}
 	softFailKeys   = keySet{supported: []string{"exit_status"}}
-	wasmKeys       = keySet{supported: []string{"config", "function", "module", "sha256"}}
+	wasmKeys       = keySet{supported: []string{"allow_hosts", "config", "function", "memory", "module", "sha256", "timeout", "workspace"}}
 )
 
 // unsupportedStepKinds are Buildkite step types Airlock cannot run yet.

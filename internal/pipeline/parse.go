@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -663,7 +664,7 @@ func (p *parser) wasm(n *node) *WasmStep {
 		return nil
 	}
 	w := &WasmStep{Function: "run"}
-	hasModule := false
+	hasModule, moduleOK := false, false
 	known := wasmKeys.check(p.c, n)
 	for _, kv := range known {
 		v := kv.val
@@ -676,6 +677,8 @@ func (p *parser) wasm(n *node) *WasmStep {
 					p.c.at(v, "empty module; expected a plugin name, a workspace path or an https URL")
 				case strings.Contains(s, "://") && !strings.HasPrefix(s, "https://"):
 					p.c.at(v, "module URL %q must use https", truncate(s, 60))
+				default:
+					moduleOK = true
 				}
 				w.Module = s
 			}
@@ -703,12 +706,103 @@ func (p *parser) wasm(n *node) *WasmStep {
 				writeJSON(&b, v)
 				w.Config = []byte(b.String())
 			}
+		case "workspace":
+			if s, ok := p.text(v, "none, read-only or read-write"); ok {
+				switch s {
+				case "none":
+				case WorkspaceReadOnly, WorkspaceReadWrite:
+					w.Workspace = s
+				default:
+					p.c.at(v, "workspace must be none, read-only or read-write, got %q", truncate(s, 40))
+				}
+			}
+		case "allow_hosts":
+			w.AllowHosts = p.allowHosts(v)
+		case "timeout":
+			if s, ok := p.text(v, "a duration such as 30s or 5m"); ok {
+				d, err := time.ParseDuration(s)
+				switch {
+				case err != nil:
+					p.c.at(v, "timeout %q is not a duration; expected a number with a unit, such as 30s or 5m", truncate(s, 40))
+				case d <= 0:
+					p.c.at(v, "timeout must be more than 0, got %q", s)
+				default:
+					w.Timeout = d
+				}
+			}
+		case "memory":
+			if s, ok := p.text(v, "a size such as 64MiB"); ok {
+				if b, ok := parseMemory(s); ok {
+					w.MemoryBytes = b
+				} else {
+					p.c.at(v, "memory %q is not a size; expected a multiple of 64KiB from 64KiB to 4GiB, in KiB, MiB or GiB, such as 64MiB", truncate(s, 40))
+				}
+			}
 		}
 	}
 	if !hasModule && len(known) == len(n.pairs) {
 		p.c.at(n, "wasm step has no \"module\"")
 	}
+	if moduleOK && needsPin(w.Module) && w.SHA256 == "" && len(known) == len(n.pairs) {
+		p.c.at(n, "wasm module %q comes from the workspace or a URL, so it needs a \"sha256\" pin (the module's SHA-256 in hex); only plugins installed on the agent may be unpinned", truncate(w.Module, 60))
+	}
 	return w
+}
+
+// needsPin reports whether a module is fetched from somewhere the pipeline
+// author controls (a workspace path or a URL) rather than the agent's own
+// plugin path (a bare file name).
+func needsPin(module string) bool {
+	return strings.Contains(module, "/")
+}
+
+// hostPattern is a DNS host name or an IPv4 address, no port, no wildcard.
+var hostPattern = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
+
+func (p *parser) allowHosts(n *node) []string {
+	if n.kind != yaml.SequenceNode {
+		p.c.at(n, "expected a list of host names, got %s", describe(n))
+		return nil
+	}
+	var hosts []string
+	for _, item := range n.items {
+		s, ok := p.text(item, "a host name")
+		if !ok {
+			continue
+		}
+		switch {
+		case strings.Contains(s, "://"):
+			p.c.at(item, "allow_hosts lists host names, not URLs: got %q; write only the host, such as api.example.com", truncate(s, 60))
+		case strings.Contains(s, "*"):
+			p.c.at(item, "allow_hosts does not take wildcards (%q); list each host", truncate(s, 60))
+		case len(s) > 253 || !hostPattern.MatchString(s):
+			p.c.at(item, "%q is not a host name; expected a name such as api.example.com, without port or path", truncate(s, 60))
+		default:
+			hosts = append(hosts, s)
+		}
+	}
+	return hosts
+}
+
+var memoryPattern = regexp.MustCompile(`^([0-9]{1,10})(KiB|MiB|GiB)$`)
+
+// parseMemory reads a size such as "64MiB"; it must be a whole number of
+// Wasm pages (64 KiB) and at most the 4 GiB a 32-bit memory can address.
+func parseMemory(s string) (int64, bool) {
+	m := memoryPattern.FindStringSubmatch(s)
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	unit := map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}[m[2]]
+	b := n * unit
+	if b < 64<<10 || b > 4<<30 || b%(64<<10) != 0 {
+		return 0, false
+	}
+	return b, true
 }
 
 // writeJSON writes n as JSON with every scalar as a string, exactly as

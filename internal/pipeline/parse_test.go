@@ -178,9 +178,32 @@ func TestOKFixtures(t *testing.T) {
 					Line: 2, Column: 5,
 				},
 				{
-					Key: "step-3", Wasm: &WasmStep{Module: "https://plugins.example.com/lint.wasm", Function: "lint"},
+					Key: "step-3", Wasm: &WasmStep{Module: "https://plugins.example.com/lint.wasm", SHA256: "2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae", Function: "lint"},
 					DependsOn: []Dependency{{"checksums", false}},
 					Line:      15, Column: 5,
+				},
+				{
+					Key: "notify", Wasm: &WasmStep{
+						Module:      "tools/webhook-notify.wasm",
+						SHA256:      "fcde2b2edba56bf408601fb721fe9b5c338d10ee429ea04fae5511b68fbf8fb9",
+						Function:    "run",
+						Workspace:   WorkspaceReadWrite,
+						AllowHosts:  []string{"hooks.example.com", "203.0.113.7"},
+						Timeout:     90 * time.Second,
+						MemoryBytes: 64 << 20,
+					},
+					DependsOn: []Dependency{{"checksums", false}},
+					Line:      19, Column: 5,
+				},
+				{
+					Key: "ro", Wasm: &WasmStep{Module: "lint.wasm", Function: "run", Workspace: WorkspaceReadOnly},
+					DependsOn: []Dependency{{"checksums", false}},
+					Line:      27, Column: 5,
+				},
+				{
+					Key: "none", Wasm: &WasmStep{Module: "lint.wasm", Function: "run"},
+					DependsOn: []Dependency{{"checksums", false}},
+					Line:      32, Column: 5,
 				},
 			},
 		}},

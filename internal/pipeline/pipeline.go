@@ -11,7 +11,10 @@
 // for js/wasm, wasip1 and native targets.
 package pipeline
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"time"
+)
 
 // Pipeline is a parsed, validated pipeline.
 type Pipeline struct {
@@ -88,15 +91,20 @@ func (s SoftFail) Matches(code int) bool {
 	return false
 }
 
-// WasmStep is an Airlock Wasm plugin step:
+// WasmStep is an Airlock Wasm plugin step. A plugin gets no capability it
+// does not declare:
 //
 //	steps:
 //	  - key: checksums
 //	    wasm:
-//	      module: checksum.wasm   # plugin-path name, workspace path, or https URL
-//	      sha256: 9f86d0…         # optional pin
-//	      function: run           # default "run"
+//	      module: tools/checksum.wasm  # plugin-path name, workspace path, or https URL
+//	      sha256: 9f86d0…              # required for a workspace path or a URL
+//	      function: run                # default "run"
 //	      config: {files: ["dist/*"]}
+//	      workspace: read-only         # none (default), read-only or read-write
+//	      allow_hosts: [hooks.example.com]  # https requests only to these hosts
+//	      timeout: 30s                 # optional, under the agent's maximum
+//	      memory: 64MiB                # optional, under the agent's maximum
 type WasmStep struct {
 	Module   string
 	SHA256   string
@@ -104,4 +112,20 @@ type WasmStep struct {
 	// Config is the `config` mapping converted to JSON (scalars as strings,
 	// exactly as written).
 	Config json.RawMessage
+	// Workspace is WorkspaceReadOnly, WorkspaceReadWrite, or empty for no
+	// access to the job's workspace (`workspace: none`, the default).
+	Workspace string
+	// AllowHosts are the host names (no scheme, no port) the plugin may send
+	// https requests to, as written; none by default.
+	AllowHosts []string
+	// Timeout caps the plugin's run; 0 when not set.
+	Timeout time.Duration
+	// MemoryBytes caps the plugin's linear memory; 0 when not set.
+	MemoryBytes int64
 }
+
+// Values of WasmStep.Workspace.
+const (
+	WorkspaceReadOnly  = "read-only"
+	WorkspaceReadWrite = "read-write"
+)

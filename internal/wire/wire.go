@@ -162,6 +162,18 @@ type Plugin struct {
 	Function string `cbor:"function,omitempty"`
 	// Config is the step's plugin configuration as JSON.
 	Config []byte `cbor:"config,omitempty"`
+	// The capabilities the step grants; the zero value grants none.
+	//
+	// Workspace is "read-only" or "read-write" for access to the job's
+	// workspace; empty for none.
+	Workspace string `cbor:"workspace,omitempty"`
+	// AllowHosts are the host names the plugin may send https requests to.
+	AllowHosts []string `cbor:"allow_hosts,omitempty"`
+	// TimeoutMillis caps the plugin's run; 0 leaves the step's timeout and
+	// the agent's maximum.
+	TimeoutMillis int64 `cbor:"timeout_ms,omitempty"`
+	// MemoryBytes caps the plugin's linear memory; 0 leaves the agent's cap.
+	MemoryBytes int64 `cbor:"memory,omitempty"`
 }
 
 // Log is a chunk of a job's output. Seq starts at 1 and increases by one per
