@@ -66,6 +66,18 @@ func (e *credsEndpoint) count() int {
 // the SDK's container-credentials provider at a local endpoint.
 func isolateAWS(t *testing.T, c aws.Credentials) *credsEndpoint {
 	t.Helper()
+	clearAWSEnv(t)
+	e := &credsEndpoint{t: t, token: "container-auth-token", creds: c}
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", srv.URL+"/creds")
+	t.Setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", e.token)
+	return e
+}
+
+// clearAWSEnv leaves the SDK's default chain nothing but what the test sets.
+func clearAWSEnv(t *testing.T) {
+	t.Helper()
 	dir := t.TempDir()
 	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
 		"AWS_DEFAULT_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
@@ -76,12 +88,8 @@ func isolateAWS(t *testing.T, c aws.Credentials) *credsEndpoint {
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	e := &credsEndpoint{t: t, token: "container-auth-token", creds: c}
-	srv := httptest.NewServer(e)
-	t.Cleanup(srv.Close)
-	t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", srv.URL+"/creds")
-	t.Setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", e.token)
-	return e
+	t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "")
+	t.Setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "")
 }
 
 // resign rebuilds the request the way the control plane does and signs it

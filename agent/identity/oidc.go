@@ -316,16 +316,19 @@ func jwtExpiry(token string) (int64, error) {
 	if err != nil {
 		return 0, errors.New("not a JWT: payload is not base64url")
 	}
-	var claims struct {
-		Exp *json.Number `json:"exp"`
-	}
+	var claims map[string]json.RawMessage
 	if err := json.Unmarshal(payload, &claims); err != nil {
 		return 0, errors.New("not a JWT: payload is not a JSON object")
 	}
-	if claims.Exp == nil {
+	raw, ok := claims["exp"]
+	if !ok {
 		return 0, errors.New("no exp claim")
 	}
-	f, err := claims.Exp.Float64()
+	var exp json.Number
+	if err := json.Unmarshal(raw, &exp); err != nil {
+		return 0, errors.New("exp claim is not a positive number")
+	}
+	f, err := exp.Float64()
 	if err != nil || f <= 0 || f > math.MaxInt64/2 || math.IsNaN(f) {
 		return 0, errors.New("exp claim is not a positive number")
 	}
