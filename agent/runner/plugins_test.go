@@ -43,11 +43,17 @@ func runExample(t *testing.T, name, dir, config string, env ...string) (Result, 
 		t.Fatal(err)
 	}
 	writeFiles(t, dir, map[string]string{".airlock/" + name + ".wasm": string(mod)})
+	sum := sha256.Sum256(mod)
 	var log syncBuffer
 	res, err := examplePluginRunner(t).Run(context.Background(), Step{
-		Dir:    dir,
-		Env:    env,
-		Plugin: &wire.Plugin{Module: ".airlock/" + name + ".wasm", Config: []byte(config)},
+		Dir: dir,
+		Env: env,
+		Plugin: &wire.Plugin{
+			Module:    ".airlock/" + name + ".wasm",
+			SHA256:    hex.EncodeToString(sum[:]),
+			Config:    []byte(config),
+			Workspace: WorkspaceReadOnly,
+		},
 	}, &log)
 	if err != nil {
 		t.Fatalf("Run: %v", err)

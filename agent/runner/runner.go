@@ -30,6 +30,11 @@ type Step struct {
 	Plugin   *wire.Plugin
 	// Timeout is 0 for no timeout.
 	Timeout time.Duration
+	// Secrets are the values of the secrets the step declares, by name. A
+	// plugin reads them, and only them, with the airlock_secret host
+	// function. Nothing fills it yet: secret references are resolved by a
+	// later change.
+	Secrets map[string]string
 }
 
 // Result is how a step ended.

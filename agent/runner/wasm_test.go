@@ -219,6 +219,7 @@ func TestWasmCancelStopsInfiniteLoop(t *testing.T) {
 func TestWasmStreamsLog(t *testing.T) {
 	w := testRunner(t)
 	step := pluginStep(t, "wait", `{"wait":"release"}`)
+	step.Plugin.Workspace = WorkspaceReadOnly
 	pr, pw := io.Pipe()
 	done := make(chan runResult, 1)
 	go func() {
@@ -285,6 +286,7 @@ func TestWasmCapabilities(t *testing.T) {
 	w := testRunner(t)
 	t.Setenv("AIRLOCK_TEST_SECRET", "agent-only")
 	step := pluginStep(t, "capabilities", `{"path":"sub/in.txt"}`)
+	step.Plugin.Workspace = WorkspaceReadOnly
 	step.Env = []string{"STEP=1"}
 	mustMkdir(t, filepath.Join(step.Dir, "sub"))
 	if err := os.WriteFile(filepath.Join(step.Dir, "sub", "in.txt"), []byte("hello"), 0o644); err != nil {
@@ -316,7 +318,7 @@ func TestWasmNoNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.ExitStatus != -1 || !strings.Contains(log.String(), "HTTP request to 'http://127.0.0.1:9/' is not allowed") {
+	if res.ExitStatus != -1 || !strings.Contains(res.Reason, "http://127.0.0.1:9/: only https URLs are allowed") {
 		t.Errorf("got %+v, want exit -1 and the request refused; log:\n%s", res, log.String())
 	}
 	if strings.Contains(log.String(), "http status") {
@@ -340,6 +342,7 @@ func TestWasmWorkspaceSymlinks(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			step := pluginStep(t, "capabilities", `{"path":"`+tt.path+`"}`)
+			step.Plugin.Workspace = WorkspaceReadOnly
 			writeFiles(t, step.Dir, map[string]string{"data.txt": "data"})
 			mustSymlink(t, "data.txt", filepath.Join(step.Dir, "inside"))
 			mustSymlink(t, outside, filepath.Join(step.Dir, "out-file"))
@@ -408,31 +411,38 @@ func TestWasmModuleResolution(t *testing.T) {
 	mustSymlink(t, "tools/p.wasm", filepath.Join(ws, "inside.wasm"))
 	emptyPathDir := t.TempDir()
 
+	sum := sha256.Sum256(modBytes)
+	pin := hex.EncodeToString(sum[:])
 	tests := []struct {
 		module  string
 		wantErr string // "" for a run that succeeds
 		refused bool
+		noPin   bool
 	}{
-		{"testplugin.wasm", "", false},                 // second dir of the plugin path
-		{"tools/p.wasm", "", false},                    // relative to the workspace
-		{"./tools/../tools/p.wasm", "", false},         // cleaned, stays inside
-		{"./inside.wasm", "", false},                   // symlink that stays inside
-		{"../evil.wasm", "leaves the workspace", true}, //
-		{"tools/../../evil.wasm", "leaves the workspace", true},
-		{"./link.wasm", "plugin module refused", true}, // symlink to a file outside
-		{"outdir/evil.wasm", "plugin module refused", true},
-		{filepath.Join(outside, "evil.wasm"), "absolute path", true},
-		{"https://example.com/p.wasm", "not supported yet", true},
-		{"http://example.com/p.wasm", "plugin module refused", true},
-		{"missing.wasm", "not found in the plugin path", false},
-		{"tools/missing.wasm", "not found in the workspace", false},
-		{"..", "not a file name", true},
+		{"testplugin.wasm", "", false, false},                 // second dir of the plugin path
+		{"tools/p.wasm", "", false, false},                    // relative to the workspace
+		{"./tools/../tools/p.wasm", "", false, false},         // cleaned, stays inside
+		{"./inside.wasm", "", false, false},                   // symlink that stays inside
+		{"../evil.wasm", "leaves the workspace", true, false}, //
+		{"tools/../../evil.wasm", "leaves the workspace", true, false},
+		{"./link.wasm", "plugin module refused", true, false}, // symlink to a file outside
+		{"outdir/evil.wasm", "plugin module refused", true, false},
+		{filepath.Join(outside, "evil.wasm"), "absolute path", true, false},
+		{"https://example.com/p.wasm", "a module from a URL needs a sha256 pin", true, true},
+		{"tools/p.wasm", "a module from the workspace needs a sha256 pin (this one is " + pin + ")", true, true},
+		{"http://example.com/p.wasm", "plugin module refused", true, false},
+		{"missing.wasm", "not found in the plugin path", false, false},
+		{"tools/missing.wasm", "not found in the workspace", false, false},
+		{"..", "not a file name", true, false},
 	}
 	w := &Wasm{PluginPath: []string{emptyPathDir, filepath.Dir(mod)}, CacheDir: sharedCacheDir(t)}
 	defer w.Close(context.Background())
 	for _, tt := range tests {
 		t.Run(tt.module, func(t *testing.T) {
-			step := Step{Dir: ws, Plugin: &wire.Plugin{Module: tt.module}}
+			step := Step{Dir: ws, Plugin: &wire.Plugin{Module: tt.module, SHA256: pin}}
+			if tt.noPin {
+				step.Plugin.SHA256 = ""
+			}
 			res, err := w.Run(context.Background(), step, io.Discard)
 			if tt.wantErr == "" {
 				if err != nil || res.ExitStatus != 0 {

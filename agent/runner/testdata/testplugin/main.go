@@ -10,7 +10,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/extism/go-pdk"
 )
@@ -19,10 +21,16 @@ func main() {}
 
 type input struct {
 	Config struct {
-		Status int    `json:"status"`
-		MiB    int    `json:"mib"`
-		Path   string `json:"path"`
-		Wait   string `json:"wait"`
+		Status int      `json:"status"`
+		MiB    int      `json:"mib"`
+		Path   string   `json:"path"`
+		Paths  []string `json:"paths"`
+		Wait   string   `json:"wait"`
+		Times  int      `json:"times"`
+		URL    string   `json:"url"`
+		Method string   `json:"method"`
+		Body   string   `json:"body"`
+		Name   string   `json:"name"`
 	} `json:"config"`
 	Env map[string]string `json:"env"`
 }
@@ -119,7 +127,7 @@ func wait() int32 {
 	return 0
 }
 
-// http tries the network, which the runner allows nowhere.
+// http tries plain http, which the runner allows nowhere.
 //
 //go:wasmexport http
 func httpExport() int32 {
@@ -127,3 +135,109 @@ func httpExport() int32 {
 	pdk.Log(pdk.LogInfo, fmt.Sprintf("http status %d", res.Status()))
 	return 0
 }
+
+// fetch sends config.method (GET by default) to config.url with
+// config.body, and logs the status, the Location header and the body.
+//
+//go:wasmexport fetch
+func fetch() int32 {
+	in := readInput()
+	method := pdk.MethodGet
+	if in.Config.Method == "POST" {
+		method = pdk.MethodPost
+	}
+	req := pdk.NewHTTPRequest(method, in.Config.URL)
+	if in.Config.Body != "" {
+		req.SetHeader("content-type", "text/plain")
+		req.SetBody([]byte(in.Config.Body))
+	}
+	res := req.Send()
+	body := res.Body()
+	if len(body) > 64 {
+		body = append(body[:64:64], "…"...)
+	}
+	pdk.Log(pdk.LogInfo, fmt.Sprintf("status %d location %q body %q", res.Status(), res.Headers()["location"], body))
+	return 0
+}
+
+// secret logs whether the secret config.name has the value config.body
+// (never the value itself) and its length.
+//
+//go:wasmexport secret
+func secret() int32 {
+	in := readInput()
+	v := airlockSecret(in.Config.Name)
+	pdk.Log(pdk.LogInfo, fmt.Sprintf("secret %s: %d bytes, matches %v", in.Config.Name, len(v), v == in.Config.Body))
+	return 0
+}
+
+//go:wasmimport extism:host/user airlock_secret
+func airlockSecretImport(name uint64) uint64
+
+func airlockSecret(name string) string {
+	mem := pdk.AllocateString(name)
+	defer mem.Free()
+	off := airlockSecretImport(mem.Offset())
+	if off == 0 {
+		return ""
+	}
+	v := pdk.FindMemory(off)
+	defer v.Free()
+	return string(v.ReadBytes())
+}
+
+// write writes config.body to each of config.paths (relative to
+// /workspace) and logs each result.
+//
+//go:wasmexport write
+func write() int32 {
+	in := readInput()
+	for _, p := range in.Config.Paths {
+		err := os.WriteFile("/workspace/"+p, []byte(in.Config.Body), 0o644)
+		pdk.Log(pdk.LogInfo, fmt.Sprintf("write %s: %v", p, err))
+	}
+	err := os.Symlink("/etc/passwd", "/workspace/link-out")
+	pdk.Log(pdk.LogInfo, fmt.Sprintf("symlink out: %v", err != nil))
+	err = os.Symlink("../../etc/passwd", "/workspace/link-up")
+	pdk.Log(pdk.LogInfo, fmt.Sprintf("symlink up: %v", err != nil))
+	return 0
+}
+
+// readloop reads config.path config.times times and counts the contents it
+// saw, for a test that swaps a symbolic link meanwhile.
+//
+//go:wasmexport readloop
+func readloop() int32 {
+	in := readInput()
+	seen := map[string]int{}
+	for range in.Config.Times {
+		b, err := os.ReadFile("/workspace/" + in.Config.Path)
+		if err != nil {
+			seen["error"]++
+			continue
+		}
+		seen[strings.TrimSpace(string(b))]++
+	}
+	out, _ := json.Marshal(seen)
+	pdk.Log(pdk.LogInfo, "seen "+string(out))
+	return 0
+}
+
+// rawopen opens each of config.paths with WASI's path_open relative to
+// the first preopened directory (fd 3), below any cleaning Go's os package
+// does, and logs the errno (0 for success).
+//
+//go:wasmexport rawopen
+func rawopen() int32 {
+	in := readInput()
+	for _, p := range in.Config.Paths {
+		b := []byte(p)
+		var fd int32
+		errno := pathOpen(3, 1, unsafe.Pointer(unsafe.SliceData(b)), uint32(len(b)), 0, 0x7ffffff, 0x7ffffff, 0, unsafe.Pointer(&fd))
+		pdk.Log(pdk.LogInfo, fmt.Sprintf("open %s: errno %d", p, errno))
+	}
+	return 0
+}
+
+//go:wasmimport wasi_snapshot_preview1 path_open
+func pathOpen(fd int32, dirflags uint32, path unsafe.Pointer, pathLen uint32, oflags uint32, rightsBase, rightsInheriting uint64, fdflags uint32, resultFD unsafe.Pointer) uint32
