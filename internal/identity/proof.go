@@ -1,13 +1,3 @@
-// Package identity verifies agents' workload-identity proofs and maps the
-// proven identity to an agent pool. Agents hold no Airlock secret: an AWS
-// agent proves itself with a signed (never sent) sts:GetCallerIdentity
-// request carrying a single-use challenge from the control plane; a GCP,
-// Azure, Kubernetes or GitHub Actions agent with an OIDC token its platform
-// issued for our audience.
-//
-// The package builds for js/wasm (the edge) and natively. It does no I/O of
-// its own: HTTP goes through a Fetcher the caller provides, which must not
-// follow redirects.
 package identity
 
 // ProofHeader is the request header of the WebSocket upgrade (and the

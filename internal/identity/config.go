@@ -1,0 +1,692 @@
+package identity
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// PoolsSchema is the JSON Schema (draft 2020-12) of the pools file, for
+// editors and CI. LoadConfig enforces everything it says and more (unique
+// pool names, duplicate YAML keys).
+//
+//go:embed pools.schema.json
+var PoolsSchema []byte
+
+// MaxConfigSize caps the pools file.
+const MaxConfigSize = 1 << 20
+
+// Config is a loaded pools file: who may connect as an agent, and as
+// which pool.
+type Config struct {
+	// Audience is what OIDC tokens must carry in aud.
+	Audience string
+	// STSEndpoints are the STS endpoints an AWS proof may be addressed to,
+	// each "scheme://host[:port]" in lower case.
+	STSEndpoints []string
+	// Pools in file order; the first pool that matches an identity wins.
+	Pools []Pool
+}
+
+// Pool is an agent pool and the identities trusted to join it.
+type Pool struct {
+	Name string
+	// Tags are given to every agent of the pool, overriding its own.
+	Tags     map[string]string
+	AWSRoles []RolePattern
+	OIDC     []OIDCRule
+}
+
+// RolePattern is a trusted IAM role: partition, account and role name,
+// the name possibly ending in * (a prefix). A role path in the file is
+// accepted and ignored: names are unique in an account, and the
+// assumed-role ARN STS returns has no path.
+type RolePattern struct {
+	Partition string
+	Account   string
+	Name      string
+	Prefix    bool
+}
+
+func (r RolePattern) String() string {
+	s := "arn:" + r.Partition + ":iam::" + r.Account + ":role/" + r.Name
+	if r.Prefix {
+		s += "*"
+	}
+	return s
+}
+
+// Matches reports whether the canonical role ARN arn is trusted.
+func (r RolePattern) Matches(arn string) bool {
+	a, err := parseRoleARN(arn)
+	if err != nil || a.Partition != r.Partition || a.Account != r.Account {
+		return false
+	}
+	if r.Prefix {
+		return strings.HasPrefix(a.Name, r.Name)
+	}
+	return a.Name == r.Name
+}
+
+// OIDCRule trusts tokens of one pinned issuer whose subject and claims
+// match.
+type OIDCRule struct {
+	Provider string
+	// Issuer is matched exactly against iss.
+	Issuer string
+	// Subject is the sub, exact or ending in * (a non-empty prefix).
+	Subject string
+	// Claims must all be present in the token with exactly these values
+	// (top-level claims; a JSON string, or a boolean or number whose JSON
+	// text is the value).
+	Claims map[string]string
+}
+
+// SubjectMatches reports whether sub matches the rule's subject pattern.
+func (r OIDCRule) SubjectMatches(sub string) bool {
+	return matchPattern(r.Subject, sub)
+}
+
+func matchPattern(pattern, s string) bool {
+	if p, ok := strings.CutSuffix(pattern, "*"); ok {
+		return strings.HasPrefix(s, p)
+	}
+	return s == pattern
+}
+
+// ConfigError is a problem at one place in the pools file.
+type ConfigError struct {
+	File         string
+	Line, Column int // 1-based; 0 when unknown
+	Msg          string
+}
+
+func (e *ConfigError) Error() string {
+	switch {
+	case e.Line > 0 && e.Column > 0:
+		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)
+	case e.Line > 0:
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return e.File + ": " + e.Msg
+}
+
+// DefaultSTSHosts are AWS's STS hosts: the global endpoint and every
+// regional one, by exact name. A pools file may replace the list (for a
+// FIPS or dual-stack endpoint, or the local test STS).
+var DefaultSTSHosts = defaultSTSHosts()
+
+func defaultSTSHosts() []string {
+	hosts := []string{"sts.amazonaws.com"}
+	for _, r := range []string{
+		"us-east-1", "us-east-2", "us-west-1", "us-west-2",
+		"af-south-1", "ap-east-1", "ap-east-2", "ap-south-1", "ap-south-2",
+		"ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-4",
+		"ap-southeast-5", "ap-southeast-6", "ap-southeast-7",
+		"ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+		"ca-central-1", "ca-west-1",
+		"eu-central-1", "eu-central-2", "eu-west-1", "eu-west-2", "eu-west-3",
+		"eu-south-1", "eu-south-2", "eu-north-1",
+		"il-central-1", "me-south-1", "me-central-1", "mx-central-1", "sa-east-1",
+		"us-gov-east-1", "us-gov-west-1",
+	} {
+		hosts = append(hosts, "sts."+r+".amazonaws.com")
+	}
+	return append(hosts, "sts.cn-north-1.amazonaws.com.cn", "sts.cn-northwest-1.amazonaws.com.cn")
+}
+
+// LoadConfig parses a pools file strictly: unknown keys, duplicate keys,
+// wrong types, anchors and aliases, and values that cannot be right are
+// errors with file:line:column. All problems found are returned, joined.
+//
+// The format:
+//
+//	audience: airlock.example.com      # required: aud of OIDC tokens
+//	aws:                               # optional
+//	  sts_endpoints:                   # default: DefaultSTSHosts over https
+//	    - https://sts.amazonaws.com
+//	pools:                             # required, at least one
+//	  - name: linux                    # [a-z0-9][a-z0-9._-]*, unique
+//	    tags: {queue: default}         # optional, given to every agent
+//	    aws:
+//	      roles:                       # arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME[*]
+//	        - arn:aws:iam::123456789012:role/airlock-agent
+//	    oidc:
+//	      - provider: github           # github | gcp | azure | kubernetes
+//	        issuer: https://token.actions.githubusercontent.com
+//	        subject: "repo:acme/app:*" # exact, or a non-empty prefix and *
+//	        claims: {repository_owner: acme}
+//
+// URLs must be https, or http on a loopback host (127.0.0.1, localhost,
+// [::1]) for local development; they may not carry user info, a query or a
+// fragment, and endpoints no path.
+func LoadConfig(filename string, src []byte) (*Config, error) {
+	l := &loader{file: filename}
+	if len(src) > MaxConfigSize {
+		return nil, &ConfigError{File: filename, Msg: fmt.Sprintf("file is %d bytes; expected at most %d", len(src), MaxConfigSize)}
+	}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(strings.NewReader(string(src)))
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &ConfigError{File: filename, Msg: "empty file; expected a mapping with audience and pools"}
+		}
+		return nil, l.yamlError(err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		line := extra.Line
+		if err != nil {
+			return nil, l.yamlError(err)
+		}
+		return nil, &ConfigError{File: filename, Line: line, Column: extra.Column, Msg: "a second YAML document; expected one"}
+	}
+	cfg := l.config(&doc)
+	if len(l.errs) > 0 {
+		return nil, errors.Join(l.errs...)
+	}
+	return cfg, nil
+}
+
+type loader struct {
+	file string
+	errs []error
+}
+
+const maxConfigErrors = 20
+
+func (l *loader) errorf(n *yaml.Node, format string, args ...any) {
+	if len(l.errs) == maxConfigErrors {
+		l.errs = append(l.errs, &ConfigError{File: l.file, Msg: "too many errors"})
+	}
+	if len(l.errs) > maxConfigErrors {
+		return
+	}
+	e := &ConfigError{File: l.file, Msg: fmt.Sprintf(format, args...)}
+	if n != nil {
+		e.Line, e.Column = n.Line, n.Column
+	}
+	l.errs = append(l.errs, e)
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
+
+func (l *loader) yamlError(err error) error {
+	m := yamlLine.FindStringSubmatch(err.Error())
+	if m == nil {
+		return &ConfigError{File: l.file, Msg: err.Error()}
+	}
+	line, _ := strconv.Atoi(m[1])
+	return &ConfigError{File: l.file, Line: line, Msg: "invalid YAML: " + m[2]}
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!str":
+			return "a string"
+		case "!!int", "!!float":
+			return "a number"
+		case "!!bool":
+			return "a boolean"
+		case "!!null":
+			return "null"
+		}
+		return "a " + strings.TrimPrefix(n.Tag, "!!")
+	}
+	return "nothing"
+}
+
+// plain refuses what YAML can do but a trust file must not: anchors,
+// aliases, merge keys, custom tags. It reports whether n may be used.
+func (l *loader) plain(n *yaml.Node) bool {
+	if n.Kind == yaml.AliasNode {
+		l.errorf(n, "alias *%s; aliases are not allowed, write the value out", n.Value)
+		return false
+	}
+	if n.Anchor != "" {
+		l.errorf(n, "anchor &%s; anchors are not allowed", n.Anchor)
+		return false
+	}
+	if n.Tag == "!!merge" {
+		l.errorf(n, "merge key <<; merge keys are not allowed")
+		return false
+	}
+	return true
+}
+
+// fields walks a mapping, refusing duplicate and unknown keys, and calls
+// the handler of each key present.
+func (l *loader) fields(n *yaml.Node, where string, handlers map[string]func(key, val *yaml.Node)) {
+	if !l.plain(n) {
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		l.errorf(n, "%s is %s; expected a mapping", where, kindName(n))
+		return
+	}
+	seen := map[string]*yaml.Node{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if !l.plain(k) || !l.plain(v) {
+			continue
+		}
+		if k.Kind != yaml.ScalarNode || k.Tag != "!!str" {
+			l.errorf(k, "key in %s is %s; expected a string", where, kindName(k))
+			continue
+		}
+		if prev, ok := seen[k.Value]; ok {
+			l.errorf(k, "duplicate key %q in %s (first at line %d)", k.Value, where, prev.Line)
+			continue
+		}
+		seen[k.Value] = k
+		h, ok := handlers[k.Value]
+		if !ok {
+			l.errorf(k, "unknown key %q in %s; expected one of %s", k.Value, where, keyList(handlers))
+			continue
+		}
+		h(k, v)
+	}
+}
+
+func keyList(handlers map[string]func(key, val *yaml.Node)) string {
+	var keys []string
+	for k := range handlers {
+		keys = append(keys, k)
+	}
+	// small maps: insertion sort keeps the message stable
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
+	return strings.Join(keys, ", ")
+}
+
+func (l *loader) str(n *yaml.Node, where string) (string, bool) {
+	if !l.plain(n) {
+		return "", false
+	}
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
+		l.errorf(n, "%s is %s; expected a string", where, kindName(n))
+		return "", false
+	}
+	if n.Value == "" {
+		l.errorf(n, "%s is empty; expected a value", where)
+		return "", false
+	}
+	return n.Value, true
+}
+
+// scalar accepts a string, number or boolean, as its text.
+func (l *loader) scalar(n *yaml.Node, where string) (string, bool) {
+	if !l.plain(n) {
+		return "", false
+	}
+	if n.Kind != yaml.ScalarNode || (n.Tag != "!!str" && n.Tag != "!!int" && n.Tag != "!!bool" && n.Tag != "!!float") {
+		l.errorf(n, "%s is %s; expected a string, number or boolean", where, kindName(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (l *loader) list(n *yaml.Node, where string, each func(i int, item *yaml.Node)) {
+	if !l.plain(n) {
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		l.errorf(n, "%s is %s; expected a list", where, kindName(n))
+		return
+	}
+	for i, item := range n.Content {
+		each(i, item)
+	}
+}
+
+func (l *loader) stringMap(n *yaml.Node, where string) map[string]string {
+	out := map[string]string{}
+	if !l.plain(n) {
+		return out
+	}
+	if n.Kind != yaml.MappingNode {
+		l.errorf(n, "%s is %s; expected a mapping", where, kindName(n))
+		return out
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		key, ok := l.str(k, "key in "+where)
+		if !ok {
+			continue
+		}
+		if _, dup := out[key]; dup {
+			l.errorf(k, "duplicate key %q in %s", key, where)
+			continue
+		}
+		if val, ok := l.scalar(v, where+"."+key); ok {
+			out[key] = val
+		}
+	}
+	return out
+}
+
+func (l *loader) config(doc *yaml.Node) *Config {
+	cfg := &Config{}
+	root := doc
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		root = doc.Content[0]
+	}
+	var sawAudience, sawPools, sawEndpoints bool
+	names := map[string]int{}
+	l.fields(root, "the file", map[string]func(k, v *yaml.Node){
+		"audience": func(_, v *yaml.Node) {
+			sawAudience = true
+			if s, ok := l.str(v, "audience"); ok {
+				if strings.TrimSpace(s) != s || strings.ContainsAny(s, " \t\r\n") {
+					l.errorf(v, "audience %q has whitespace; expected a single token such as airlock.example.com", s)
+					return
+				}
+				cfg.Audience = s
+			}
+		},
+		"aws": func(_, v *yaml.Node) {
+			l.fields(v, "aws", map[string]func(k, v *yaml.Node){
+				"sts_endpoints": func(_, v *yaml.Node) {
+					sawEndpoints = true
+					seen := map[string]bool{}
+					l.list(v, "aws.sts_endpoints", func(i int, item *yaml.Node) {
+						s, ok := l.str(item, fmt.Sprintf("aws.sts_endpoints[%d]", i))
+						if !ok {
+							return
+						}
+						ep, err := parseEndpoint(s, false)
+						if err != nil {
+							l.errorf(item, "aws.sts_endpoints[%d]: %v", i, err)
+							return
+						}
+						if seen[ep] {
+							l.errorf(item, "aws.sts_endpoints[%d]: %s is listed twice", i, ep)
+							return
+						}
+						seen[ep] = true
+						cfg.STSEndpoints = append(cfg.STSEndpoints, ep)
+					})
+					if v.Kind == yaml.SequenceNode && len(v.Content) == 0 {
+						l.errorf(v, "aws.sts_endpoints is empty; expected at least one endpoint, or leave it out for AWS's own")
+					}
+				},
+			})
+		},
+		"pools": func(_, v *yaml.Node) {
+			sawPools = true
+			l.list(v, "pools", func(i int, item *yaml.Node) {
+				p := l.pool(item, i)
+				if p == nil {
+					return
+				}
+				if first, dup := names[p.Name]; dup {
+					l.errorf(item, "pools[%d]: name %q is already used by pools[%d]; names must be unique", i, p.Name, first)
+					return
+				}
+				names[p.Name] = i
+				cfg.Pools = append(cfg.Pools, *p)
+			})
+			if v.Kind == yaml.SequenceNode && len(v.Content) == 0 {
+				l.errorf(v, "pools is empty; expected at least one pool")
+			}
+		},
+	})
+	if root.Kind == yaml.MappingNode {
+		if !sawAudience {
+			l.errorf(root, "audience is missing; expected the audience OIDC tokens are issued for, such as airlock.example.com")
+		}
+		if !sawPools {
+			l.errorf(root, "pools is missing; expected a list of agent pools")
+		}
+	}
+	if !sawEndpoints {
+		for _, h := range DefaultSTSHosts {
+			cfg.STSEndpoints = append(cfg.STSEndpoints, "https://"+h)
+		}
+	}
+	return cfg
+}
+
+var poolName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+
+func (l *loader) pool(n *yaml.Node, i int) *Pool {
+	where := fmt.Sprintf("pools[%d]", i)
+	p := &Pool{Tags: map[string]string{}}
+	sawName := false
+	errsBefore := len(l.errs)
+	l.fields(n, where, map[string]func(k, v *yaml.Node){
+		"name": func(_, v *yaml.Node) {
+			sawName = true
+			if s, ok := l.str(v, where+".name"); ok {
+				if !poolName.MatchString(s) {
+					l.errorf(v, "%s.name %q; expected lower-case letters, digits, '.', '_' or '-', starting with a letter or digit, at most 63", where, s)
+					return
+				}
+				p.Name = s
+			}
+		},
+		"tags": func(_, v *yaml.Node) {
+			p.Tags = l.stringMap(v, where+".tags")
+		},
+		"aws": func(_, v *yaml.Node) {
+			sawRoles := false
+			l.fields(v, where+".aws", map[string]func(k, v *yaml.Node){
+				"roles": func(_, v *yaml.Node) {
+					sawRoles = true
+					if v.Kind == yaml.SequenceNode && len(v.Content) == 0 {
+						l.errorf(v, "%s.aws.roles is empty; expected at least one role ARN, or leave aws out", where)
+					}
+					l.list(v, where+".aws.roles", func(j int, item *yaml.Node) {
+						w := fmt.Sprintf("%s.aws.roles[%d]", where, j)
+						s, ok := l.str(item, w)
+						if !ok {
+							return
+						}
+						r, err := ParseRolePattern(s)
+						if err != nil {
+							l.errorf(item, "%s: %v", w, err)
+							return
+						}
+						p.AWSRoles = append(p.AWSRoles, r)
+					})
+				},
+			})
+			if v.Kind == yaml.MappingNode && !sawRoles {
+				l.errorf(v, "%s.aws has no roles; expected roles: with at least one role ARN", where)
+			}
+		},
+		"oidc": func(_, v *yaml.Node) {
+			if v.Kind == yaml.SequenceNode && len(v.Content) == 0 {
+				l.errorf(v, "%s.oidc is empty; expected at least one rule, or leave oidc out", where)
+			}
+			l.list(v, where+".oidc", func(j int, item *yaml.Node) {
+				if r, ok := l.oidcRule(item, fmt.Sprintf("%s.oidc[%d]", where, j)); ok {
+					p.OIDC = append(p.OIDC, r)
+				}
+			})
+		},
+	})
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	if !sawName {
+		l.errorf(n, "%s has no name; expected name: followed by the pool's name", where)
+		return nil
+	}
+	if len(p.AWSRoles) == 0 && len(p.OIDC) == 0 && len(l.errs) == errsBefore {
+		l.errorf(n, "%s (%s) trusts nobody; expected aws.roles or oidc rules", where, p.Name)
+	}
+	return p
+}
+
+func (l *loader) oidcRule(n *yaml.Node, where string) (OIDCRule, bool) {
+	var r OIDCRule
+	ok := true
+	fail := func() { ok = false }
+	l.fields(n, where, map[string]func(k, v *yaml.Node){
+		"provider": func(_, v *yaml.Node) {
+			s, good := l.str(v, where+".provider")
+			switch {
+			case !good:
+				fail()
+			case s == ProviderGitHub || s == ProviderGCP || s == ProviderAzure || s == ProviderKubernetes:
+				r.Provider = s
+			default:
+				l.errorf(v, "%s.provider %q; expected github, gcp, azure or kubernetes", where, s)
+				fail()
+			}
+		},
+		"issuer": func(_, v *yaml.Node) {
+			s, good := l.str(v, where+".issuer")
+			if !good {
+				fail()
+				return
+			}
+			if _, err := parseEndpoint(s, true); err != nil {
+				l.errorf(v, "%s.issuer: %v", where, err)
+				fail()
+				return
+			}
+			r.Issuer = s
+		},
+		"subject": func(_, v *yaml.Node) {
+			s, good := l.str(v, where+".subject")
+			if !good {
+				fail()
+				return
+			}
+			if err := checkPattern(s); err != nil {
+				l.errorf(v, "%s.subject: %v", where, err)
+				fail()
+				return
+			}
+			r.Subject = s
+		},
+		"claims": func(_, v *yaml.Node) {
+			r.Claims = l.stringMap(v, where+".claims")
+		},
+	})
+	if n.Kind != yaml.MappingNode {
+		return r, false
+	}
+	for _, f := range []struct{ name, val string }{{"provider", r.Provider}, {"issuer", r.Issuer}, {"subject", r.Subject}} {
+		if f.val == "" && ok {
+			l.errorf(n, "%s has no %s; expected provider, issuer and subject", where, f.name)
+			ok = false
+		}
+	}
+	if r.Claims == nil {
+		r.Claims = map[string]string{}
+	}
+	for _, reserved := range []string{"iss", "sub", "aud", "exp", "nbf", "iat"} {
+		if _, has := r.Claims[reserved]; has {
+			l.errorf(n, "%s.claims: %s is checked by the verifier; use issuer/subject, not claims", where, reserved)
+			ok = false
+		}
+	}
+	return r, ok
+}
+
+// checkPattern accepts an exact value or a non-empty prefix followed by a
+// single trailing *. A lone * would trust every subject of an issuer (for
+// GitHub: every repository in the world).
+func checkPattern(s string) error {
+	body, wild := strings.CutSuffix(s, "*")
+	if strings.Contains(body, "*") {
+		return fmt.Errorf("%q has a * before the end; a wildcard is allowed only at the end", s)
+	}
+	if wild && body == "" {
+		return fmt.Errorf("%q alone would trust every subject; expected a prefix before the *", s)
+	}
+	return nil
+}
+
+// isLoopbackHost reports whether host (no port) is 127.0.0.1, localhost
+// or ::1 — the only hosts plain http may be used with.
+func isLoopbackHost(host string) bool {
+	switch host {
+	case "localhost", "127.0.0.1", "::1":
+		return true
+	}
+	return false
+}
+
+// parseEndpoint checks an STS endpoint (path "" or "/" only) or an issuer
+// (any path, no trailing slash needed) and returns scheme://host[:port] in
+// lower case for endpoints, the URL unchanged for issuers.
+func parseEndpoint(s string, issuer bool) (string, error) {
+	if err := asciiURL(s); err != nil {
+		return "", err
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("%q is not a URL: %v", s, err)
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return "", fmt.Errorf("%q: scheme %q; expected https", s, u.Scheme)
+	}
+	if u.Opaque != "" || u.Host == "" {
+		return "", fmt.Errorf("%q has no host; expected https://host", s)
+	}
+	if u.User != nil {
+		return "", fmt.Errorf("%q has user info; expected none", s)
+	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.ContainsAny(s, "?#") {
+		return "", fmt.Errorf("%q has a query or fragment; expected none", s)
+	}
+	host := u.Hostname()
+	if host == "" || strings.HasSuffix(host, ".") {
+		return "", fmt.Errorf("%q: host %q; expected a fully qualified name without a trailing dot", s, host)
+	}
+	if u.Scheme == "http" && !isLoopbackHost(host) {
+		return "", fmt.Errorf("%q uses http; expected https (http only for 127.0.0.1, localhost or [::1])", s)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "", fmt.Errorf("%q: port %q; expected 1-65535", s, p)
+		}
+	}
+	if _, err := netip.ParseAddr(host); err == nil && !isLoopbackHost(host) {
+		return "", fmt.Errorf("%q: an IP address; expected a host name (IP literals only for loopback)", s)
+	}
+	if issuer {
+		// Kept exactly as written: iss is compared byte for byte, and
+		// some issuers end in / (Azure v1).
+		return s, nil
+	}
+	if u.Path != "" && u.Path != "/" {
+		return "", fmt.Errorf("%q has a path; expected scheme://host only", s)
+	}
+	return strings.ToLower(u.Scheme + "://" + u.Host), nil
+}
+
+// asciiURL refuses non-ASCII (IDN look-alikes), spaces, control
+// characters and backslashes anywhere in a URL.
+func asciiURL(s string) error {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || c == '\\' {
+			return fmt.Errorf("%s has a character that is not printable ASCII (%q at byte %d); expected a plain URL (IDN hosts in punycode)", quote(s), c, i)
+		}
+	}
+	return nil
+}
