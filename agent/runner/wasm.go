@@ -111,7 +111,8 @@ type Wasm struct {
 	download *http.Client
 
 	mu       sync.Mutex
-	compiled map[string]*compiledPlugin // by compileKey
+	compiled map[string]*compiledPlugin // by SHA-256 and memory cap
+	fileSums map[fileIdentity]string    // hex SHA-256 of plugin path files
 	compiles atomic.Int64               // modules handed to the compiler, for tests
 }
 
@@ -132,6 +133,7 @@ func (w *Wasm) init() error {
 	w.initOnce.Do(func() {
 		setLogLevel.Do(func() { extism.SetLogLevel(extism.LogLevelInfo) })
 		w.compiled = make(map[string]*compiledPlugin)
+		w.fileSums = make(map[fileIdentity]string)
 		transport := w.net.transport()
 		maxBytes := w.MaxHTTPResponseBytes
 		if maxBytes <= 0 {
@@ -460,7 +462,14 @@ func (w *Wasm) resolveModule(ctx context.Context, p *wire.Plugin, dir string) (s
 		// per hash into CacheDir.
 		return pin, func() ([]byte, error) { return w.fetchModule(ctx, name, pin) }, nil
 	case name != "" && !strings.Contains(name, "/") && !strings.Contains(name, "://"):
-		module, err = w.loadFromPluginPath(name)
+		sum, load, err := w.pluginPathModule(name)
+		if err != nil {
+			return "", nil, err
+		}
+		if pin != "" && pin != sum {
+			return "", nil, fmt.Errorf("plugin %s: %w: sha256 is %s, the step pins %s", name, ErrModuleRefused, sum, p.SHA256)
+		}
+		return sum, load, nil
 	default:
 		module, err = loadFromWorkspace(name, dir)
 		if err == nil && pin == "" {
@@ -583,22 +592,68 @@ func loadFromWorkspace(name, dir string) ([]byte, error) {
 	return readModule(name, f)
 }
 
-func (w *Wasm) loadFromPluginPath(name string) ([]byte, error) {
+// pluginPathModule finds a module in the plugin path and returns its hex
+// SHA-256 and a function giving its bytes. The operator's plugin files
+// change rarely, so a file's hash is remembered while its identity (inode,
+// size, modification time) stays the same: a warm step neither reads nor
+// hashes several megabytes again.
+func (w *Wasm) pluginPathModule(name string) (string, func() ([]byte, error), error) {
 	if name == "." || name == ".." {
-		return nil, fmt.Errorf("plugin %s: %w: not a file name", name, ErrModuleRefused)
+		return "", nil, fmt.Errorf("plugin %s: %w: not a file name", name, ErrModuleRefused)
 	}
 	for _, dir := range w.PluginPath {
-		f, err := os.Open(filepath.Join(dir, name))
+		path := filepath.Join(dir, name)
+		info, err := os.Stat(path)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("plugin %s: %w", name, err)
+			return "", nil, fmt.Errorf("plugin %s: %w", name, err)
 		}
-		defer f.Close()
-		return readModule(name, f)
+		key := fileIdentity{path: path, ino: sys.NewStat_t(info).Ino, size: info.Size(), mtime: info.ModTime().UnixNano()}
+		read := func() ([]byte, string, error) {
+			f, err := os.Open(path)
+			if err != nil {
+				return nil, "", fmt.Errorf("plugin %s: %w", name, err)
+			}
+			defer f.Close()
+			b, err := readModule(name, f)
+			if err != nil {
+				return nil, "", err
+			}
+			sum := sha256.Sum256(b)
+			return b, hex.EncodeToString(sum[:]), nil
+		}
+		w.mu.Lock()
+		sum, known := w.fileSums[key]
+		w.mu.Unlock()
+		if !known {
+			b, got, err := read()
+			if err != nil {
+				return "", nil, err
+			}
+			w.mu.Lock()
+			w.fileSums[key] = got
+			w.mu.Unlock()
+			return got, func() ([]byte, error) { return b, nil }, nil
+		}
+		return sum, func() ([]byte, error) {
+			b, got, err := read()
+			if err == nil && got != sum {
+				err = fmt.Errorf("%w: %s changed while it was loaded (sha256 %s, was %s)", ErrModuleRefused, path, got, sum)
+			}
+			return b, err
+		}, nil
 	}
-	return nil, fmt.Errorf("plugin %s: not found in the plugin path %q", name, w.PluginPath)
+	return "", nil, fmt.Errorf("plugin %s: not found in the plugin path %q", name, w.PluginPath)
+}
+
+// fileIdentity tells whether a plugin file is still the one hashed.
+type fileIdentity struct {
+	path  string
+	ino   uint64
+	size  int64
+	mtime int64
 }
 
 func readModule(name string, f *os.File) ([]byte, error) {

@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 
 // wasmModule returns the path of the plugin built from pkgDir (relative to
 // this package), building it if needed.
-func wasmModule(t *testing.T, pkgDir string) string {
+func wasmModule(t testing.TB, pkgDir string) string {
 	t.Helper()
 	buildDirOnce.Do(func() { buildDir, buildDirErr = os.MkdirTemp("", "airlock-runner-test-") })
 	if buildDirErr != nil {
@@ -71,7 +71,7 @@ func wasmModule(t *testing.T, pkgDir string) string {
 
 // sharedCacheDir lets the tests share compiled code, so that only the first
 // to run a module pays for compiling it.
-func sharedCacheDir(t *testing.T) string {
+func sharedCacheDir(t testing.TB) string {
 	wasmModule(t, "./testdata/testplugin")
 	return filepath.Join(buildDir, "cache")
 }
