@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -133,5 +136,51 @@ func TestExampleJUnitSummary(t *testing.T) {
 		"FAIL  pkg.TestBad: want 1, got 2\n"
 	if res.ExitStatus != 1 || log != want {
 		t.Errorf("got %+v, log:\n%s\nwant exit 1, log:\n%s", res, log, want)
+	}
+}
+
+func TestExampleWebhookNotify(t *testing.T) {
+	var got syncBuffer
+	srv := newTLSServer(t, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(&got, "%s %s %s %s", r.Method, r.URL.Path, r.Header.Get("content-type"), b)
+		if r.URL.Path == "/down" {
+			http.Error(rw, "down for maintenance", http.StatusServiceUnavailable)
+		}
+	}))
+	mod := wasmModule(t, "../../plugins/webhook-notify")
+	w := &Wasm{PluginPath: []string{filepath.Dir(mod)}, CacheDir: sharedCacheDir(t)}
+	w.net = srv.testPolicy()
+	t.Cleanup(func() { w.Close(context.Background()) })
+	run := func(path string, allow ...string) (Result, string) {
+		var log syncBuffer
+		res, err := w.Run(context.Background(), Step{
+			Env: []string{"GIT_COMMIT=abc123"},
+			Plugin: &wire.Plugin{
+				Module:     "webhook-notify.wasm",
+				Config:     []byte(`{"url":"https://example.com:` + srv.port() + path + `","message":"deployed ${GIT_COMMIT}"}`),
+				AllowHosts: allow,
+			},
+		}, &log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res, log.String()
+	}
+
+	res, log := run("/hook", "example.com")
+	if res.ExitStatus != 0 || !strings.Contains(log, "accepted the message (200)") {
+		t.Errorf("got %+v, log %q", res, log)
+	}
+	if want := `POST /hook application/json {"text":"deployed abc123"}`; got.String() != want {
+		t.Errorf("webhook got %q, want %q", got.String(), want)
+	}
+	res, log = run("/down", "example.com")
+	if res.ExitStatus != 1 || !strings.Contains(log, "answered 503: down for maintenance") {
+		t.Errorf("got %+v, log %q", res, log)
+	}
+	res, _ = run("/hook") // no allowed host
+	if res.ExitStatus != -1 || !strings.Contains(res.Reason, "not in the step's allow_hosts") {
+		t.Errorf("without allow_hosts: got %+v", res)
 	}
 }
