@@ -11,7 +11,7 @@ PLUGINS := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
 PLUGIN_WASM := $(PLUGINS:%=build/plugins/%.wasm)
 GO_SOURCES := $(shell find . -name '*.go' -not -path './node_modules/*' -not -path './.state/*') go.mod go.sum
 
-.PHONY: all deps build edge bins plugins dev demo test test-unit test-e2e bench check fuzz clean
+.PHONY: all deps build edge bins plugins plugin dev demo test test-unit test-e2e bench check fuzz clean
 
 all: build
 
@@ -48,6 +48,11 @@ build/plugins/%.wasm: $(GO_SOURCES)
 	@mkdir -p $(@D)
 	GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -buildmode=c-shared -o $@ ./plugins/$*
 
+## plugin: one plugin, NAME=checksum → build/plugins/checksum.wasm (see plugins/README.md)
+plugin:
+	@test -n "$(NAME)" || { echo "usage: make plugin NAME=<dir under plugins/>"; exit 2; }
+	$(MAKE) build/plugins/$(NAME).wasm
+
 ## dev: control plane on http://127.0.0.1:8787 (workerd) and one agent, until Ctrl-C
 dev: build
 	build/bin/airlock dev
@@ -71,6 +76,7 @@ check: build
 	$(GO) vet ./...
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) mod tidy -diff
+	test -z "$$(git status --porcelain)" || { echo "the tree is dirty after the build:"; git status --porcelain; exit 1; }
 
 ## fuzz: a short run of every fuzz test
 fuzz:

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/airlockci/airlock/agent/runner"
+	"github.com/airlockci/airlock/internal/identity"
 	"github.com/airlockci/airlock/internal/wire"
 )
 
@@ -54,8 +55,11 @@ type Agent struct {
 	// checkout, nothing removed (`airlock run --local` on a working tree).
 	Workspace string
 	Dialer    Dialer
-	Shell     runner.Runner
-	Wasm      runner.Runner
+	// Prover answers the control plane\'s re-proof challenges on an open
+	// connection; nil for a connection that needs none.
+	Prover Prover
+	Shell  runner.Runner
+	Wasm   runner.Runner
 	// Logf receives the agent's own operational messages.
 	Logf func(format string, args ...any)
 
@@ -199,6 +203,8 @@ func (a *Agent) serve(ctx context.Context, conn Conn) error {
 			a.ack(f.LogAck)
 		case wire.TFinishedAck:
 			a.forget(*f.FinishedAck)
+		case wire.TChallenge:
+			go a.reprove(connCtx, conn, f.Challenge.Challenge)
 		case wire.TError:
 			return fmt.Errorf("control plane closed the connection: %s", f.Error.Message)
 		default:
@@ -228,6 +234,30 @@ func (a *Agent) welcome(conn Conn, w *wire.Welcome) {
 		if j.finished != nil {
 			_ = write(conn, wire.Frame{Type: wire.TFinished, Finished: j.finished})
 		}
+	}
+}
+
+// reprove answers a re-proof challenge so the connection outlives the
+// credentials it was opened with. A failure is logged; the control plane
+// closes the connection at the deadline and the agent reconnects with fresh
+// credentials.
+func (a *Agent) reprove(ctx context.Context, conn Conn, challenge string) {
+	if a.Prover == nil {
+		a.Logf("re-proof requested but this agent has no prover")
+		return
+	}
+	p, err := a.Prover.Prove(ctx, challenge)
+	if err != nil {
+		a.Logf("re-proof: %v", err)
+		return
+	}
+	enc, err := identity.EncodeProof(p)
+	if err != nil {
+		a.Logf("re-proof: %v", err)
+		return
+	}
+	if err := write(conn, wire.Frame{Type: wire.TProof, Proof: &wire.Proof{Proof: enc}}); err != nil {
+		a.Logf("re-proof: %v", err)
 	}
 }
 

@@ -2,8 +2,10 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,14 +14,24 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/airlockci/airlock/internal/identity"
 	"github.com/airlockci/airlock/internal/wire"
 )
 
-// WebSocketDialer dials the control plane's agent endpoint.
+// Prover proves the agent's identity by answering a challenge with its
+// workload identity (see agent/identity).
+type Prover interface {
+	Prove(ctx context.Context, challenge string) (*identity.Proof, error)
+}
+
+// WebSocketDialer dials the control plane's agent endpoint: it asks for a
+// challenge, answers it with the Prover, and opens the WebSocket with the
+// proof in the upgrade request.
 type WebSocketDialer struct {
-	// Server is the control plane's base URL (http, https, ws or wss).
+	// Server is the control plane's base URL (http or https).
 	Server string
-	// Header carries the identity proof.
+	Prover Prover
+	// Header is added to the upgrade request.
 	Header http.Header
 }
 
@@ -30,11 +42,25 @@ func (d *WebSocketDialer) Dial(ctx context.Context) (Conn, error) {
 	if err != nil {
 		return nil, &FatalError{err}
 	}
+	header := d.Header.Clone()
+	if header == nil {
+		header = http.Header{}
+	}
+	if d.Prover != nil {
+		proof, err := d.prove(ctx)
+		if err != nil {
+			return nil, err
+		}
+		header.Set(identity.ProofHeader, proof)
+	}
 	dialer := websocket.Dialer{HandshakeTimeout: 15 * time.Second, ReadBufferSize: 64 << 10, WriteBufferSize: 64 << 10}
-	c, resp, err := dialer.DialContext(ctx, u, d.Header)
+	c, resp, err := dialer.DialContext(ctx, u, header)
 	if err != nil {
 		if resp != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
-			return nil, &FatalError{fmt.Errorf("control plane refused the agent's identity (%s)", resp.Status)}
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			var e struct{ Error string }
+			_ = json.Unmarshal(body, &e)
+			return nil, &FatalError{fmt.Errorf("control plane refused the agent's identity (%s): %s", resp.Status, e.Error)}
 		}
 		if resp != nil {
 			return nil, fmt.Errorf("dial %s: %s", u, resp.Status)
@@ -43,6 +69,44 @@ func (d *WebSocketDialer) Dial(ctx context.Context) (Conn, error) {
 	}
 	c.SetReadLimit(wire.MaxFrameSize)
 	return &wsConn{c: c}, nil
+}
+
+// prove gets a challenge from the control plane and answers it.
+func (d *WebSocketDialer) prove(ctx context.Context) (string, error) {
+	ch, err := Challenge(ctx, d.Server)
+	if err != nil {
+		return "", err
+	}
+	p, err := d.Prover.Prove(ctx, ch)
+	if err != nil {
+		return "", fmt.Errorf("proving the agent's identity: %w", err)
+	}
+	return identity.EncodeProof(p)
+}
+
+// Challenge asks the control plane for a single-use identity challenge.
+func Challenge(ctx context.Context, server string) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, "POST", strings.TrimSuffix(server, "/")+"/v1/agents/challenge", nil)
+	if err != nil {
+		return "", &FatalError{err}
+	}
+	client := &http.Client{Timeout: 15 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("getting a challenge: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusCreated {
+		return "", fmt.Errorf("getting a challenge: %s %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	var out struct {
+		Challenge string `json:"challenge"`
+	}
+	if err := json.Unmarshal(body, &out); err != nil || out.Challenge == "" {
+		return "", fmt.Errorf("getting a challenge: unexpected answer %q", body)
+	}
+	return out.Challenge, nil
 }
 
 // ConnectURL turns a server base URL into the agent endpoint's WebSocket URL.

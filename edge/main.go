@@ -7,6 +7,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"syscall/js"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/airlockci/airlock/edge/internal/jsdo"
 	"github.com/airlockci/airlock/edge/scheduler"
+	"github.com/airlockci/airlock/internal/identity"
 )
 
 func main() {
@@ -31,14 +34,36 @@ func main() {
 		host.Call("failed", err.Error())
 		return
 	}
-	dev := env.Get("AIRLOCK_DEV_IDENTITY")
-	sched, err := scheduler.New(db, jsdo.NewSockets(ctx), jsdo.NewAlarm(ctx.Get("storage")), time.Now, scheduler.Config{
-		DevIdentity: dev.Type() == js.TypeString && dev.String() == "true",
-		Log:         logf,
-	})
+	_ = env
+	sched, err := scheduler.New(db, jsdo.NewSockets(ctx), jsdo.NewAlarm(ctx.Get("storage")), time.Now, scheduler.Config{Log: logf})
 	if err != nil {
 		host.Call("failed", err.Error())
 		return
+	}
+	// The agent pools (trust configuration as code). A broken file does not
+	// stop the control plane: the API keeps working and agents are refused
+	// with the reason.
+	var verifier *identity.Verifier
+	poolsErr := errors.New("no agent pools configured")
+	if src := host.Get("pools"); src.Type() == js.TypeString && src.String() != "" {
+		cfg, err := identity.LoadConfig(host.Get("poolsName").String(), []byte(src.String()))
+		if err != nil {
+			poolsErr = err
+			logf("agent pools: %v", err)
+		} else {
+			poolsErr = nil
+			verifier = identity.NewVerifier(cfg, jsdo.NewFetcher(host.Get("fetchCapped"), 64<<10), time.Now)
+		}
+	}
+	verify := func(v *scheduler.Verification) (scheduler.Identity, error) {
+		if poolsErr != nil {
+			return scheduler.Identity{}, fmt.Errorf("the control plane's agent pools are not usable: %w", poolsErr)
+		}
+		id, err := verifier.Verify(context.Background(), v.Proof, v.Challenge)
+		if err != nil {
+			return scheduler.Identity{}, err
+		}
+		return scheduler.Identity{Kind: id.Kind, Subject: id.Subject, Pool: id.Pool, Tags: id.Tags, Expires: id.Expires}, nil
 	}
 
 	// Every handler recovers: a panic must not end the instance for all.
@@ -70,21 +95,18 @@ func main() {
 			js.CopyBytesToGo(req.Body, b)
 		}
 		resp := sched.Serve(req)
-		headers := map[string]any{}
-		for k, v := range resp.Header {
-			headers[k] = v
+		if v := resp.Verify; v != nil {
+			// Verifying talks to STS or an OIDC issuer: answer with a
+			// promise, and admit (or refuse) once the proof is checked.
+			return jsdo.Promise(func() any {
+				id, err := verify(v)
+				return describe(sched.Admit(id, err))
+			})
 		}
-		out := map[string]any{"status": resp.Status, "headers": headers}
-		if resp.Upgrade != "" {
-			out["upgrade"] = resp.Upgrade
-		} else {
-			body := js.Global().Get("Uint8Array").New(len(resp.Body))
-			js.CopyBytesToJS(body, resp.Body)
-			out["body"] = body
-		}
-		return js.ValueOf(out)
+		return describe(resp)
 	}))
-	// message(conn, data Uint8Array | string)
+	// message(conn, data Uint8Array | string) → undefined, or a promise
+	// while a re-proof is verified
 	host.Set("message", guard("message", func(args []js.Value) any {
 		conn, data := args[0].String(), args[1]
 		var b []byte
@@ -96,10 +118,20 @@ func main() {
 			b = make([]byte, data.Get("length").Int())
 			js.CopyBytesToGo(b, data)
 		}
-		if err := sched.Message(conn, b); err != nil {
+		v, err := sched.Message(conn, b)
+		if err != nil {
 			logf("message from %s: %v", conn, err)
 		}
-		return nil
+		if v == nil {
+			return nil
+		}
+		return jsdo.Promise(func() any {
+			id, err := verify(v)
+			if err := sched.Reproved(conn, id, err); err != nil {
+				logf("re-proof of %s: %v", conn, err)
+			}
+			return nil
+		})
 	}))
 	host.Set("close", guard("close", func(args []js.Value) any {
 		if err := sched.Closed(args[0].String()); err != nil {
@@ -115,4 +147,21 @@ func main() {
 	}))
 	host.Call("ready")
 	select {}
+}
+
+// describe turns a response into the descriptor the shim builds a Response from.
+func describe(resp scheduler.Response) js.Value {
+	headers := map[string]any{}
+	for k, v := range resp.Header {
+		headers[k] = v
+	}
+	out := map[string]any{"status": resp.Status, "headers": headers}
+	if resp.Upgrade != "" {
+		out["upgrade"] = resp.Upgrade
+	} else {
+		body := js.Global().Get("Uint8Array").New(len(resp.Body))
+		js.CopyBytesToJS(body, resp.Body)
+		out["body"] = body
+	}
+	return js.ValueOf(out)
 }

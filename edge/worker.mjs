@@ -12,6 +12,10 @@
 // see RATIONALE.md.)
 import "../build/edge/wasm_exec.js";
 import edgeWasm from "../build/edge/airlock.wasm";
+// The agent pools: trust configuration as code, from git. A deployment may
+// override it with the AIRLOCK_POOLS variable (the local dev stack does, to
+// trust its local STS and OIDC issuer).
+import bundledPools from "../.airlock/pools.yml";
 
 const SCHEDULER_NAME = "main";
 
@@ -40,9 +44,13 @@ export class Scheduler {
   async boot() {
     const name = `__airlock_host_${++hostCounter}`;
     const ctx = this.ctx;
+    const env = this.env;
     const host = {
       ctx,
-      env: this.env,
+      env,
+      pools: env.AIRLOCK_POOLS || bundledPools,
+      poolsName: env.AIRLOCK_POOLS ? "AIRLOCK_POOLS" : ".airlock/pools.yml",
+      fetchCapped,
       // tx runs fn in a storage transaction; a non-undefined return from fn
       // rolls it back and is returned.
       tx(fn) {
@@ -87,7 +95,7 @@ export class Scheduler {
     const body = await readCapped(request, host.maxBody);
     const headers = {};
     for (const [k, v] of request.headers) headers[k] = v;
-    const out = host.fetch({ method: request.method, url: request.url, headers, body });
+    const out = await host.fetch({ method: request.method, url: request.url, headers, body });
     if (out.upgrade) {
       const pair = new WebSocketPair();
       this.ctx.acceptWebSocket(pair[1], [out.upgrade]);
@@ -99,7 +107,7 @@ export class Scheduler {
   async webSocketMessage(ws, message) {
     const host = await this.live();
     const data = typeof message === "string" ? message : new Uint8Array(message);
-    host.message(connOf(this.ctx, ws), data);
+    await host.message(connOf(this.ctx, ws), data);
   }
 
   async webSocketClose(ws, code, reason) {
@@ -124,11 +132,26 @@ function connOf(ctx, ws) {
   return tags.length > 0 ? tags[0] : "";
 }
 
+// fetchCapped sends an outbound request for Go (identity verification):
+// redirects are returned, never followed, and at most limit+1 bytes of the
+// body are read, so Go can refuse an oversized answer without buffering it.
+async function fetchCapped(d, limit) {
+  const resp = await fetch(d.url, { method: d.method, headers: d.headers, body: d.body, redirect: "manual" });
+  const headers = {};
+  for (const [k, v] of resp.headers) headers[k] = v;
+  const body = resp.body ? await readStreamCapped(resp.body, limit) : new Uint8Array(0);
+  return { status: resp.status, headers, body };
+}
+
 // readCapped reads at most limit+1 bytes of the body: Go answers 413 when it
 // gets more than limit, without the Worker buffering an unbounded upload.
 async function readCapped(request, limit) {
   if (!request.body) return undefined;
-  const reader = request.body.getReader();
+  return readStreamCapped(request.body, limit);
+}
+
+async function readStreamCapped(stream, limit) {
+  const reader = stream.getReader();
   const chunks = [];
   let total = 0;
   while (total <= limit) {

@@ -34,7 +34,7 @@ func New(logf func(string, ...any)) (*ControlPlane, error) {
 		return nil, err
 	}
 	cp := &ControlPlane{db: db, conns: map[string]*pipe{}}
-	cp.sched, err = scheduler.New(db, (*sockets)(cp), (*alarm)(cp), time.Now, scheduler.Config{DevIdentity: true, Log: logf})
+	cp.sched, err = scheduler.New(db, (*sockets)(cp), (*alarm)(cp), time.Now, scheduler.Config{Log: logf})
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -100,11 +100,8 @@ func (d *dialer) Dial(ctx context.Context) (agent.Conn, error) {
 	if cp.done {
 		return nil, &agent.FatalError{Err: errors.New("local control plane closed")}
 	}
-	id, err := cp.sched.VerifyDevIdentity(d.name)
-	if err != nil {
-		return nil, &agent.FatalError{Err: err}
-	}
-	conn, err := cp.sched.Connect(id)
+	// In-process, the agent is this very program: there is nothing to prove.
+	conn, err := cp.sched.Connect(scheduler.Identity{Kind: "local", Subject: d.name, Pool: "local"})
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +176,8 @@ func (p *pipe) Write(b []byte) error {
 	cp := p.cp
 	cp.mu.Lock()
 	defer cp.mu.Unlock()
-	return cp.sched.Message(p.conn, append([]byte(nil), b...))
+	_, err := cp.sched.Message(p.conn, append([]byte(nil), b...))
+	return err
 }
 
 func (p *pipe) Close() error {

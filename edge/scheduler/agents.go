@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/airlockci/airlock/internal/identity"
 	"github.com/airlockci/airlock/internal/wire"
 )
 
@@ -14,51 +16,210 @@ const (
 	ClosePolicy        = 1008 // a frame was refused
 	CloseTooBig        = 1009 // a frame was over wire.MaxFrameSize
 	CloseReplaced      = 4000 // the same agent connected again
+	CloseExpired       = 4001 // the proven credentials expired
 )
 
-// Identity is who a connecting agent proved to be.
+// Identity is who a connecting agent proved to be, and the pool it belongs to.
 type Identity struct {
-	// Kind is the proof used: "dev" for the development identity.
+	// Kind is the proof used ("aws", "oidc").
 	Kind string
-	// Subject is the proven principal, unique within Kind.
+	// Subject is the proven principal, unique within Kind (a canonical
+	// role ARN, or issuer#subject).
 	Subject string
+	// Pool is the agent pool the identity maps to.
+	Pool string
+	// Tags are the pool's tags; they override what the agent claims.
+	Tags map[string]string
+	// Expires is when the proof's credentials expire: the connection must be
+	// proven again before then or it is closed.
+	Expires time.Time
 }
 
 func (id Identity) String() string { return id.Kind + ":" + id.Subject }
 
-// ErrUnauthenticated is returned for an agent that did not prove who it is.
+// ErrUnauthenticated is wrapped by every refusal of an agent's proof.
 var ErrUnauthenticated = errors.New("agent identity not proven")
 
-// VerifyDevIdentity checks the development identity header value. It is
-// accepted only by a control plane started in development mode.
-func (s *Scheduler) VerifyDevIdentity(header string) (Identity, error) {
-	if !s.cfg.DevIdentity {
-		return Identity{}, fmt.Errorf("%w: the development identity is accepted only in development mode", ErrUnauthenticated)
+// Challenge lifetime and limits.
+const (
+	ChallengeTTL = 60 * time.Second
+	// maxChallenges bounds unanswered challenges, which anyone may request.
+	maxChallenges = 10000
+	// reproveMargin is how long before its credentials expire a connection
+	// is challenged to prove itself again.
+	reproveMargin = 5 * time.Minute
+)
+
+// IssueChallenge returns a new single-use challenge that expires after
+// ChallengeTTL. conn is empty for a challenge answered in a connection's
+// upgrade request, or the connection a re-proof challenge belongs to.
+func (ev *event) issueChallenge(conn string) (string, int64, error) {
+	s := ev.s
+	now := s.nowMS()
+	s.exec(`DELETE FROM challenges WHERE expires_ms <= ?`, now)
+	if conn == "" && asInt(s.exec(`SELECT COUNT(*) FROM challenges WHERE conn = ''`)[0][0]) >= maxChallenges {
+		return "", 0, &HTTPError{Status: 429, Message: "too many outstanding challenges; retry in a minute"}
 	}
-	if header == "" {
-		return Identity{}, fmt.Errorf("%w: no identity proof in the request", ErrUnauthenticated)
-	}
-	if len(header) > 128 {
-		return Identity{}, fmt.Errorf("%w: development identity longer than 128 bytes", ErrUnauthenticated)
-	}
-	return Identity{Kind: "dev", Subject: header}, nil
+	ch := newID("ach_") + newID("")
+	exp := now + ChallengeTTL.Milliseconds()
+	s.exec(`INSERT INTO challenges (id, conn, expires_ms) VALUES (?, ?, ?)`, ch, conn, exp)
+	return ch, exp, nil
 }
 
-// Connect records a new agent connection for a proven identity and returns
-// its connection ID; the caller accepts the WebSocket under that ID.
+// consumeChallenge deletes the challenge and reports whether it was
+// outstanding, unexpired and issued for conn ("" for a new connection).
+func (ev *event) consumeChallenge(ch, conn string) bool {
+	s := ev.s
+	rows := s.exec(`SELECT conn, expires_ms FROM challenges WHERE id = ?`, ch)
+	if len(rows) == 0 {
+		return false
+	}
+	s.exec(`DELETE FROM challenges WHERE id = ?`, ch)
+	return asString(rows[0][0]) == conn && asInt(rows[0][1]) > s.nowMS()
+}
+
+// Verification is a proof waiting to be verified. Verifying talks to the
+// outside world (STS, an OIDC issuer), so it happens outside the scheduler's
+// synchronous events: the caller verifies Proof against Challenge and hands
+// the result to Admit (a new connection) or Reproved (an open one).
+type Verification struct {
+	Proof     *identity.Proof
+	Challenge string
+	// Conn is the open connection proving itself again; empty for a new one.
+	Conn string
+}
+
+// beginConnect decodes the proof of an upgrade request and consumes its
+// challenge: a proof is only ever verified once.
+func (s *Scheduler) beginConnect(header string) (*Verification, error) {
+	if header == "" {
+		return nil, &HTTPError{Status: 401, Message: fmt.Sprintf("%v: no %s header (get a challenge from POST /v1/agents/challenge and answer it)", ErrUnauthenticated, identity.ProofHeader)}
+	}
+	p, err := identity.DecodeProof(header)
+	if err != nil {
+		return nil, &HTTPError{Status: 401, Message: fmt.Sprintf("%v: %v", ErrUnauthenticated, err)}
+	}
+	var ok bool
+	if err := s.run(func(ev *event) error { ok = ev.consumeChallenge(p.Challenge, ""); return nil }); err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, &HTTPError{Status: 401, Message: fmt.Sprintf("%v: the challenge is unknown, already used or expired", ErrUnauthenticated)}
+	}
+	return &Verification{Proof: p, Challenge: p.Challenge}, nil
+}
+
+// Admit finishes a connection attempt: with a verified identity it records
+// the connection and answers the upgrade; with a verification error it
+// answers 401 with the reason.
+func (s *Scheduler) Admit(id Identity, verifyErr error) Response {
+	if verifyErr != nil {
+		s.cfg.Log("agent refused: %v", verifyErr)
+		status := 401
+		if errors.Is(verifyErr, identity.ErrUnavailable) {
+			// STS or the issuer is down: not the agent's fault, retry later.
+			status = 503
+		}
+		return jsonResponse(status, map[string]any{"error": fmt.Sprintf("%v: %v", ErrUnauthenticated, verifyErr)})
+	}
+	conn, err := s.Connect(id)
+	if err != nil {
+		return s.errorResponse(err)
+	}
+	return Response{Status: 101, Upgrade: conn}
+}
+
+// Connect records a new connection for a verified identity and returns its
+// connection ID; the caller accepts the WebSocket under that ID.
 func (s *Scheduler) Connect(id Identity) (string, error) {
 	conn := newID("c_")
 	err := s.run(func(ev *event) error {
-		s.exec(`INSERT INTO conns (conn, identity, agent_id, opened_ms) VALUES (?, ?, '', ?)`, conn, id.String(), s.nowMS())
+		tags, _ := json.Marshal(id.Tags)
+		expires := int64(0)
+		if !id.Expires.IsZero() {
+			expires = id.Expires.UnixMilli()
+		}
+		s.exec(`INSERT INTO conns (conn, identity, pool, tags, agent_id, opened_ms, expires_ms, next_ms) VALUES (?, ?, ?, ?, '', ?, ?, ?)`,
+			conn, id.String(), id.Pool, string(tags), s.nowMS(), expires, reproveAt(s.nowMS(), expires))
+		ev.rearm = true
 		return nil
 	})
 	return conn, err
 }
 
+// reproveAt is when a connection proven until expires is challenged again:
+// reproveMargin before, or halfway for credentials that live less than
+// twice that. Zero for credentials that do not expire.
+func reproveAt(now, expires int64) int64 {
+	if expires == 0 {
+		return 0
+	}
+	margin := reproveMargin.Milliseconds()
+	if life := expires - now; life < 2*margin {
+		margin = life / 2
+	}
+	return expires - margin
+}
+
+// Reproved finishes a re-proof on an open connection: the same identity,
+// verified, extends the connection's life; anything else closes it.
+func (s *Scheduler) Reproved(conn string, id Identity, verifyErr error) error {
+	var closeReason string
+	err := s.run(func(ev *event) error {
+		rows := s.exec(`SELECT identity FROM conns WHERE conn = ?`, conn)
+		if len(rows) == 0 {
+			return nil
+		}
+		switch {
+		case verifyErr != nil:
+			closeReason = "re-proof refused: " + verifyErr.Error()
+		case asString(rows[0][0]) != id.String():
+			closeReason = "re-proof is for another identity"
+		default:
+			expires := id.Expires.UnixMilli()
+			s.exec(`UPDATE conns SET expires_ms = ?, next_ms = ? WHERE conn = ?`, expires, reproveAt(s.nowMS(), expires), conn)
+			ev.rearm = true
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if closeReason != "" {
+		s.refuse(conn, ClosePolicy, closeReason)
+	}
+	return nil
+}
+
+// expireConns challenges connections whose credentials expire soon and
+// closes those whose credentials have expired.
+func (ev *event) expireConns() {
+	s := ev.s
+	now := s.nowMS()
+	for _, r := range s.exec(`SELECT conn, expires_ms FROM conns WHERE next_ms > 0 AND next_ms <= ?`, now) {
+		conn, expires := asString(r[0]), asInt(r[1])
+		if expires <= now {
+			s.exec(`UPDATE conns SET next_ms = 0 WHERE conn = ?`, conn)
+			ev.sendFrame(conn, wire.Frame{Type: wire.TError, Error: &wire.ErrorReason{Message: "credentials expired before the connection was proven again"}})
+			ev.close(conn, CloseExpired, "credentials expired")
+			continue
+		}
+		ch, _, err := ev.issueChallenge(conn)
+		if err != nil {
+			continue
+		}
+		s.exec(`UPDATE conns SET next_ms = ? WHERE conn = ?`, expires, conn)
+		ev.sendFrame(conn, wire.Frame{Type: wire.TChallenge, Challenge: &wire.Challenge{Challenge: ch, DeadlineMS: expires}})
+	}
+}
+
 // Message handles one frame from a connection. A frame that cannot be
 // decoded, or that breaks the protocol, closes that connection with the
 // reason and changes nothing else.
-func (s *Scheduler) Message(conn string, data []byte) error {
+//
+// A Proof frame comes back as a Verification for the caller to verify and
+// hand to Reproved; every other frame is handled completely.
+func (s *Scheduler) Message(conn string, data []byte) (*Verification, error) {
 	f, err := wire.Decode(data)
 	if err != nil {
 		code := CloseProtocolError
@@ -66,22 +227,37 @@ func (s *Scheduler) Message(conn string, data []byte) error {
 			code = CloseTooBig
 		}
 		s.refuse(conn, code, err.Error())
-		return nil
+		return nil, nil
 	}
 	var refusal string
+	var pending *Verification
 	err = s.run(func(ev *event) error {
-		rows := s.exec(`SELECT identity, agent_id FROM conns WHERE conn = ?`, conn)
+		rows := s.exec(`SELECT identity, agent_id, tags, pool FROM conns WHERE conn = ?`, conn)
 		if len(rows) == 0 {
 			refusal = "unknown connection"
 			return nil
 		}
-		identity, agentID := asString(rows[0][0]), asString(rows[0][1])
+		ident, agentID := asString(rows[0][0]), asString(rows[0][1])
 		if f.Type == wire.THello {
 			if agentID != "" {
 				refusal = "hello sent twice"
 				return nil
 			}
-			refusal = ev.hello(conn, identity, f.Hello)
+			var poolTags map[string]string
+			_ = json.Unmarshal(asBytes(rows[0][2]), &poolTags)
+			refusal = ev.hello(conn, ident, asString(rows[0][3]), poolTags, f.Hello)
+			return nil
+		}
+		if f.Type == wire.TProof {
+			p, err := identity.DecodeProof(f.Proof.Proof)
+			switch {
+			case err != nil:
+				refusal = "proof: " + err.Error()
+			case !ev.consumeChallenge(p.Challenge, conn):
+				refusal = "proof answers no outstanding challenge of this connection"
+			default:
+				pending = &Verification{Proof: p, Challenge: p.Challenge, Conn: conn}
+			}
 			return nil
 		}
 		if agentID == "" {
@@ -107,12 +283,13 @@ func (s *Scheduler) Message(conn string, data []byte) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if refusal != "" {
 		s.refuse(conn, CloseProtocolError, refusal)
+		return nil, nil
 	}
-	return nil
+	return pending, nil
 }
 
 // refuse tells the agent why, then closes its connection. The connection's
@@ -133,12 +310,13 @@ func (s *Scheduler) Closed(conn string) error {
 	return s.run(func(ev *event) error {
 		s.exec(`UPDATE agents SET connected = 0, ready = 0, conn = '' WHERE conn = ?`, conn)
 		s.exec(`DELETE FROM conns WHERE conn = ?`, conn)
+		s.exec(`DELETE FROM challenges WHERE conn = ?`, conn)
 		ev.rearm = true
 		return nil
 	})
 }
 
-func (ev *event) hello(conn, identity string, h *wire.Hello) string {
+func (ev *event) hello(conn, identity, pool string, poolTags map[string]string, h *wire.Hello) string {
 	s := ev.s
 	if h.Name == "" || len(h.Name) > 128 {
 		return "hello: agent name must be 1 to 128 bytes"
@@ -154,6 +332,9 @@ func (ev *event) hello(conn, identity string, h *wire.Hello) string {
 	for k, v := range h.Tags {
 		tags[k] = v
 	}
+	for k, v := range poolTags { // the pool's tags win over what the agent claims
+		tags[k] = v
+	}
 	tagsJSON, _ := json.Marshal(tags)
 	now := s.nowMS()
 	var agentID string
@@ -163,12 +344,12 @@ func (ev *event) hello(conn, identity string, h *wire.Hello) string {
 			ev.close(old, CloseReplaced, "replaced by a new connection of the same agent")
 			s.exec(`UPDATE conns SET agent_id = '' WHERE conn = ?`, old)
 		}
-		s.exec(`UPDATE agents SET tags = ?, slots = ?, version = ?, conn = ?, connected = 1, ready = 1, connected_ms = ?, last_seen_ms = ? WHERE id = ?`,
-			string(tagsJSON), int64(slots), h.Version, conn, now, now, agentID)
+		s.exec(`UPDATE agents SET tags = ?, slots = ?, version = ?, conn = ?, connected = 1, ready = 1, connected_ms = ?, last_seen_ms = ?, pool = ? WHERE id = ?`,
+			string(tagsJSON), int64(slots), h.Version, conn, now, now, pool, agentID)
 	} else {
 		agentID = newID("a_")
-		s.exec(`INSERT INTO agents (id, identity, name, tags, slots, version, conn, connected, ready, connected_ms, last_seen_ms)
-			VALUES (?, ?, ?, ?, ?, ?, ?, 1, 1, ?, ?)`, agentID, identity, h.Name, string(tagsJSON), int64(slots), h.Version, conn, now, now)
+		s.exec(`INSERT INTO agents (id, identity, name, tags, slots, version, conn, connected, ready, connected_ms, last_seen_ms, pool)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 1, 1, ?, ?, ?)`, agentID, identity, h.Name, string(tagsJSON), int64(slots), h.Version, conn, now, now, pool)
 	}
 	s.exec(`UPDATE conns SET agent_id = ? WHERE conn = ?`, agentID, conn)
 
@@ -190,6 +371,11 @@ func (ev *event) hello(conn, identity string, h *wire.Hello) string {
 			}
 		}
 	}
+	// Welcome is the first frame the agent gets on this connection: losing a
+	// job below dispatches, which may assign work to this very connection.
+	ev.sendFrame(conn, wire.Frame{Type: wire.TWelcome, Welcome: &wire.Welcome{
+		AgentID: agentID, HeartbeatSeconds: int(wire.HeartbeatInterval.Seconds()), Unknown: unknown,
+	}})
 	for _, j := range s.jobs(`agent_id = ? AND state IN ('assigned','running')`, agentID) {
 		if a, ok := still[j.ID]; !ok || int64(a) != j.Attempt {
 			ev.lose(j, "agent restarted without it")
@@ -197,9 +383,6 @@ func (ev *event) hello(conn, identity string, h *wire.Hello) string {
 			s.exec(`UPDATE jobs SET lease_ms = ? WHERE id = ?`, now+wire.LeaseTimeout.Milliseconds(), j.ID)
 		}
 	}
-	ev.sendFrame(conn, wire.Frame{Type: wire.TWelcome, Welcome: &wire.Welcome{
-		AgentID: agentID, HeartbeatSeconds: int(wire.HeartbeatInterval.Seconds()), Unknown: unknown,
-	}})
 	ev.dispatch()
 	return ""
 }

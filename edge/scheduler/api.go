@@ -8,11 +8,14 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/airlockci/airlock/internal/identity"
 )
 
-// MaxBodyBytes is the largest request body the API accepts; larger bodies
+// MaxBodyBytes is the largest request body the API accepts (a 1 MiB
+// pipeline, JSON-escaped, with room to spare); larger bodies
 // are answered 413 without being read further.
-const MaxBodyBytes = 1 << 20
+const MaxBodyBytes = 4 << 20
 
 // Request is an HTTP request as the Durable Object hands it over. Body holds
 // at most MaxBodyBytes+1 bytes: one more than allowed tells that it was cut.
@@ -25,12 +28,14 @@ type Request struct {
 }
 
 // Response is the answer. When Upgrade is set the caller accepts the request's
-// WebSocket under that connection ID instead of sending Body.
+// WebSocket under that connection ID instead of sending Body. When Verify is
+// set the caller verifies that proof and answers with Admit's response.
 type Response struct {
 	Status  int
 	Header  map[string]string
 	Body    []byte
 	Upgrade string
+	Verify  *Verification
 }
 
 // RunView is a run as the API shows it.
@@ -70,6 +75,7 @@ type AgentView struct {
 	ID          string            `json:"id"`
 	Name        string            `json:"name"`
 	Identity    string            `json:"identity"`
+	Pool        string            `json:"pool"`
 	Tags        map[string]string `json:"tags"`
 	Slots       int64             `json:"slots"`
 	Busy        int64             `json:"busy"`
@@ -115,10 +121,10 @@ func (s *Scheduler) Agents() ([]AgentView, error) {
 	out := []AgentView{}
 	err := s.run(func(ev *event) error {
 		for _, r := range s.exec(`SELECT a.id, a.name, a.identity, a.tags, a.slots, a.version, a.connected, a.connected_ms, a.last_seen_ms,
-			(SELECT COUNT(*) FROM jobs j WHERE j.agent_id = a.id AND j.state IN ('assigned','running'))
+			(SELECT COUNT(*) FROM jobs j WHERE j.agent_id = a.id AND j.state IN ('assigned','running')), a.pool
 			FROM agents a ORDER BY a.connected DESC, a.name`) {
 			av := AgentView{ID: asString(r[0]), Name: asString(r[1]), Identity: asString(r[2]), Slots: asInt(r[4]),
-				Version: asString(r[5]), Connected: asInt(r[6]) != 0, ConnectedMS: asInt(r[7]), LastSeenMS: asInt(r[8]), Busy: asInt(r[9])}
+				Version: asString(r[5]), Connected: asInt(r[6]) != 0, ConnectedMS: asInt(r[7]), LastSeenMS: asInt(r[8]), Busy: asInt(r[9]), Pool: asString(r[10])}
 			_ = json.Unmarshal(asBytes(r[3]), &av.Tags)
 			out = append(out, av)
 		}
@@ -165,11 +171,25 @@ func (s *Scheduler) Serve(req Request) Response {
 	if err == nil {
 		return resp
 	}
+	return s.errorResponse(err)
+}
+
+// errorResponse maps an error to its answer; internal errors carry an ID
+// that is also in the log.
+func (s *Scheduler) errorResponse(err error) Response {
 	var he *HTTPError
 	var ie errInternal
 	switch {
 	case errors.As(err, &he):
-		return jsonResponse(he.Status, map[string]any{"error": he.Message, "details": he.Details})
+		body := map[string]any{"error": he.Message}
+		if he.Details != nil {
+			body["details"] = he.Details
+		}
+		r := jsonResponse(he.Status, body)
+		if he.Allow != "" {
+			r.Header["allow"] = he.Allow
+		}
+		return r
 	case errors.As(err, &ie):
 		return jsonResponse(500, map[string]any{"error": "internal error", "id": ie.id})
 	default:
@@ -213,7 +233,7 @@ func (s *Scheduler) serve(req Request) (Response, error) {
 	resp, err := s.dispatchRoute(req, route, parts, q)
 	var he *HTTPError
 	if errors.As(err, &he) && he.Status == 404 && len(allowed) > 0 && he.Message == errNoEndpoint {
-		return Response{}, &HTTPError{Status: 405, Message: fmt.Sprintf("%s %s: method not allowed, want %s", req.Method, u.Path, strings.Join(allowed, " or "))}
+		return Response{}, &HTTPError{Status: 405, Message: fmt.Sprintf("%s %s: method not allowed, want %s", req.Method, u.Path, strings.Join(allowed, " or ")), Allow: strings.Join(allowed, ", ")}
 	}
 	return resp, err
 }
@@ -297,19 +317,28 @@ func (s *Scheduler) dispatchRoute(req Request, route func(string, ...string) boo
 		}
 		return jsonResponse(200, map[string]any{"agents": as}), nil
 
+	case route("POST", "v1", "agents", "challenge"):
+		var ch string
+		var exp int64
+		err := s.run(func(ev *event) error {
+			var err error
+			ch, exp, err = ev.issueChallenge("")
+			return err
+		})
+		if err != nil {
+			return Response{}, err
+		}
+		return jsonResponse(201, map[string]any{"challenge": ch, "expires_ms": exp}), nil
+
 	case route("GET", "v1", "agents", "connect"):
 		if !strings.EqualFold(req.Header["upgrade"], "websocket") {
 			return Response{}, &HTTPError{Status: 426, Message: "this endpoint takes a WebSocket upgrade"}
 		}
-		id, err := s.VerifyDevIdentity(req.Header["airlock-dev-identity"])
-		if err != nil {
-			return Response{}, &HTTPError{Status: 401, Message: err.Error()}
-		}
-		conn, err := s.Connect(id)
+		v, err := s.beginConnect(req.Header[strings.ToLower(identity.ProofHeader)])
 		if err != nil {
 			return Response{}, err
 		}
-		return Response{Status: 101, Upgrade: conn}, nil
+		return Response{Verify: v}, nil
 	}
 	return Response{}, &HTTPError{Status: 404, Message: errNoEndpoint}
 }

@@ -93,7 +93,8 @@ func (ev *event) close(conn string, code int, reason string) {
 func (s *Scheduler) rearm() {
 	rows, err := s.db.Exec(`SELECT MIN(t) FROM (
 		SELECT MIN(lease_ms) AS t FROM jobs WHERE state IN ('assigned','running')
-		UNION ALL SELECT MIN(last_seen_ms) + ? FROM agents WHERE connected = 1)`, wire.LeaseTimeout.Milliseconds())
+		UNION ALL SELECT MIN(last_seen_ms) + ? FROM agents WHERE connected = 1
+		UNION ALL SELECT MIN(next_ms) FROM conns WHERE next_ms > 0)`, wire.LeaseTimeout.Milliseconds())
 	if err != nil || len(rows) == 0 || rows[0][0] == nil {
 		return
 	}
@@ -111,6 +112,8 @@ type HTTPError struct {
 	Message string
 	// Details are structured problems, such as pipeline errors with positions.
 	Details any
+	// Allow lists the methods a 405 answer allows.
+	Allow string
 }
 
 func (e *HTTPError) Error() string { return fmt.Sprintf("%d: %s", e.Status, e.Message) }

@@ -26,13 +26,12 @@ func FuzzMessage(f *testing.F) {
 	w.assigned(good)
 	before := w.run(v.ID)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		id, _ := w.s.VerifyDevIdentity("fuzz")
-		conn, err := w.s.Connect(id)
+		conn, err := w.s.Connect(Identity{Kind: "test", Subject: "fuzz"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		w.sock.open[conn] = true
-		if err := w.s.Message(conn, data); err != nil {
+		if _, err := w.s.Message(conn, data); err != nil {
 			t.Fatalf("message: %v", err)
 		}
 		fr, derr := wire.Decode(data)

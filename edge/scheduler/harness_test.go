@@ -91,7 +91,7 @@ func newWorld(t testing.TB) *world {
 // boot starts a fresh Scheduler on the same database, as a Durable Object
 // does after eviction or restart.
 func (w *world) boot() {
-	s, err := New(w.db, w.sock, w.alarm, func() time.Time { return w.clock }, Config{DevIdentity: true, Log: func(f string, a ...any) { w.t.Logf(f, a...) }})
+	s, err := New(w.db, w.sock, w.alarm, func() time.Time { return w.clock }, Config{Log: func(f string, a ...any) { w.t.Logf(f, a...) }})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -119,11 +119,7 @@ func (w *world) run(id string) RunView {
 // agent connects a dev agent and says hello.
 func (w *world) agent(name string, slots int, tags map[string]string, running ...wire.JobRef) string {
 	w.t.Helper()
-	id, err := w.s.VerifyDevIdentity(name)
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	conn, err := w.s.Connect(id)
+	conn, err := w.s.Connect(Identity{Kind: "test", Subject: name, Pool: "default"})
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -138,7 +134,7 @@ func (w *world) send(conn string, f wire.Frame) {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	if err := w.s.Message(conn, b); err != nil {
+	if _, err := w.s.Message(conn, b); err != nil {
 		w.t.Fatalf("message: %v", err)
 	}
 }

@@ -171,7 +171,8 @@ func specOf(p *pipeline.Pipeline, st *pipeline.Step) jobSpec {
 		spec.DependsOn = append(spec.DependsOn, dependency{Key: d.Key, AllowFailure: d.AllowFailure})
 	}
 	if st.Wasm != nil {
-		spec.Plugin = &wire.Plugin{Module: st.Wasm.Module, SHA256: st.Wasm.SHA256, Function: st.Wasm.Function, Config: st.Wasm.Config}
+		spec.Plugin = &wire.Plugin{Module: st.Wasm.Module, SHA256: st.Wasm.SHA256, Function: st.Wasm.Function, Config: st.Wasm.Config,
+			Workspace: st.Wasm.Workspace, AllowHosts: st.Wasm.AllowHosts, TimeoutMillis: st.Wasm.Timeout.Milliseconds(), MemoryBytes: st.Wasm.MemoryBytes}
 	}
 	return spec
 }
@@ -410,6 +411,7 @@ func (s *Scheduler) Alarm() error {
 		for _, r := range s.exec(`SELECT conn FROM agents WHERE connected = 1 AND last_seen_ms <= ?`, now-wire.LeaseTimeout.Milliseconds()) {
 			ev.close(asString(r[0]), 4008, "heartbeat timeout")
 		}
+		ev.expireConns()
 		ev.rearm = true
 		return nil
 	})

@@ -50,9 +50,6 @@ type Alarm interface {
 
 // Config is the scheduler's deployment configuration.
 type Config struct {
-	// DevIdentity enables the development agent identity. Only a control
-	// plane started in development mode sets it.
-	DevIdentity bool
 	// Log receives operational messages (errors with their ID).
 	Log func(format string, args ...any)
 }
@@ -150,14 +147,24 @@ var schema = []string{
 		ready INTEGER NOT NULL DEFAULT 0,
 		connected_ms INTEGER NOT NULL DEFAULT 0,
 		last_seen_ms INTEGER NOT NULL DEFAULT 0,
+		pool TEXT NOT NULL DEFAULT '',
 		UNIQUE (identity, name)
 	)`,
 	`CREATE INDEX IF NOT EXISTS agents_by_conn ON agents (conn)`,
 	`CREATE TABLE IF NOT EXISTS conns (
 		conn TEXT PRIMARY KEY,
 		identity TEXT NOT NULL,
+		pool TEXT NOT NULL,
+		tags TEXT NOT NULL,
 		agent_id TEXT NOT NULL,
-		opened_ms INTEGER NOT NULL
+		opened_ms INTEGER NOT NULL,
+		expires_ms INTEGER NOT NULL,
+		next_ms INTEGER NOT NULL
+	)`,
+	`CREATE TABLE IF NOT EXISTS challenges (
+		id TEXT PRIMARY KEY,
+		conn TEXT NOT NULL,
+		expires_ms INTEGER NOT NULL
 	)`,
 }
 

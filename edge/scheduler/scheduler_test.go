@@ -247,13 +247,12 @@ func TestMalformedFrameClosesOnlyThatConnection(t *testing.T) {
 		{"log before hello", mustEncode(t, wire.Frame{Type: wire.TLog, Log: &wire.Log{JobRef: j.JobRef, Seq: 1, Data: []byte("x")}})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			id, _ := w.s.VerifyDevIdentity("bad-" + tc.name)
-			conn, err := w.s.Connect(id)
+			conn, err := w.s.Connect(Identity{Kind: "test", Subject: "bad-" + tc.name})
 			if err != nil {
 				t.Fatal(err)
 			}
 			w.sock.open[conn] = true
-			if err := w.s.Message(conn, tc.data); err != nil {
+			if _, err := w.s.Message(conn, tc.data); err != nil {
 				t.Fatal(err)
 			}
 			if w.sock.closed[conn] == "" {
@@ -325,7 +324,9 @@ func TestAPI(t *testing.T) {
 		{"wrong method", Request{Method: "DELETE", URL: "http://x/v1/runs"}, 405, "want POST or GET"},
 		{"no endpoint", Request{Method: "GET", URL: "http://x/v2/nothing"}, 404, "no such endpoint"},
 		{"connect without upgrade", Request{Method: "GET", URL: "http://x/v1/agents/connect"}, 426, "WebSocket"},
-		{"connect without identity", Request{Method: "GET", URL: "http://x/v1/agents/connect", Header: map[string]string{"upgrade": "websocket"}}, 401, "no identity proof"},
+		{"connect without proof", Request{Method: "GET", URL: "http://x/v1/agents/connect", Header: map[string]string{"upgrade": "websocket"}}, 401, "no Airlock-Identity-Proof header"},
+		{"connect with garbage proof", Request{Method: "GET", URL: "http://x/v1/agents/connect", Header: map[string]string{"upgrade": "websocket", "airlock-identity-proof": "%%%"}}, 401, "agent identity not proven"},
+		{"challenge", Request{Method: "POST", URL: "http://x/v1/agents/challenge"}, 201, `"challenge":"ach_`},
 		{"ok", Request{Method: "POST", URL: "http://x/v1/runs", Body: body(SubmitRequest{Pipeline: diamond})}, 201, `"state":"running"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -338,14 +339,6 @@ func TestAPI(t *testing.T) {
 	// Refused requests stored nothing.
 	if rows := w.s.exec(`SELECT COUNT(*) FROM runs`); asInt(rows[0][0]) != 1 {
 		t.Fatalf("got %d runs stored, want only the valid one", asInt(rows[0][0]))
-	}
-}
-
-func TestDevIdentityOnlyInDevelopmentMode(t *testing.T) {
-	w := newWorld(t)
-	w.s.cfg.DevIdentity = false
-	if _, err := w.s.VerifyDevIdentity("agent"); err == nil {
-		t.Fatal("development identity accepted outside development mode")
 	}
 }
 

@@ -29,9 +29,9 @@ type Options struct {
 	StateDir string
 	// LogFile receives wrangler's and workerd's output.
 	LogFile string
-	// DevIdentity makes the control plane accept the development agent
-	// identity.
-	DevIdentity bool
+	// Pools, when set, replaces the bundled agent pools file
+	// (.airlock/pools.yml) with this YAML, e.g. Cloud.Pools.
+	Pools string
 }
 
 // ControlPlane is a running `wrangler dev`.
@@ -76,8 +76,8 @@ func Start(ctx context.Context, o Options) (*ControlPlane, error) {
 		"--show-interactive-dev-session=false",
 		"--log-level", "log",
 	}
-	if o.DevIdentity {
-		args = append(args, "--var", "AIRLOCK_DEV_IDENTITY:true")
+	if o.Pools != "" {
+		args = append(args, "--var", "AIRLOCK_POOLS:"+o.Pools)
 	}
 	// wrangler 4 needs Node 22: the npm `node` package's binary, first on
 	// PATH for wrangler's own child processes too.

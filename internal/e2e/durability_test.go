@@ -3,9 +3,7 @@
 package e2e
 
 import (
-	"context"
 	"errors"
-	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -13,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/airlockci/airlock/agent"
 	"github.com/airlockci/airlock/edge/scheduler"
 )
 
@@ -21,13 +18,13 @@ import (
 // running while the control plane restarts, both complete after a restart
 // of workerd on the same state, with the whole log.
 func TestRunsSurviveControlPlaneRestart(t *testing.T) {
-	s := startStack(t, true, "")
+	s := startStack(t, "")
 	queued := s.submit(scheduler.SubmitRequest{Pipeline: "steps:\n  - key: a\n    command: echo queued-before-restart\n"})
 	s.restart()
 	if got := s.run(queued.ID); got.State != scheduler.RunRunning || got.Jobs[0].State != scheduler.StateQueued {
 		t.Fatalf("after restart: got %s/%s, want the run still queued", got.State, got.Jobs[0].State)
 	}
-	startAgent(t, s.cp.URL, "e2e-durable", 1)
+	startAgent(t, s, "e2e-durable", 1)
 	if got := s.wait(queued.ID, time.Minute); got.State != scheduler.RunPassed {
 		t.Fatalf("queued run: got %s, want passed", got.State)
 	}
@@ -55,37 +52,17 @@ func TestRunsSurviveControlPlaneRestart(t *testing.T) {
 	}
 }
 
-// A control plane not in development mode refuses the development
-// identity: the agent is told so and stops, and nothing is recorded.
-func TestDevIdentityRefusedInProductionMode(t *testing.T) {
-	s := startStack(t, false, "")
-	d := &agent.WebSocketDialer{Server: s.cp.URL, Header: http.Header{"Airlock-Dev-Identity": []string{"intruder"}}}
-	_, err := d.Dial(context.Background())
-	var fatal *agent.FatalError
-	if !errors.As(err, &fatal) || !strings.Contains(err.Error(), "401") {
-		t.Fatalf("dial: got %v, want a fatal 401 refusal", err)
-	}
-	d.Header = nil
-	if _, err := d.Dial(context.Background()); !errors.As(err, &fatal) {
-		t.Fatalf("dial without identity: got %v, want a fatal refusal", err)
-	}
-	code, body, _ := s.do("GET", "/v1/agents", nil)
-	if code != 200 || !strings.Contains(string(body), `"agents":[]`) {
-		t.Fatalf("agents: got %d %s, want none", code, body)
-	}
-}
-
 // The CLI: lint with positions, run --follow with a non-zero exit on failure,
 // and run --local with the same scheduler in-process.
 func TestCLI(t *testing.T) {
 	s := shared(t)
-	startAgent(t, s.cp.URL, "e2e-cli", 2)
+	startAgent(t, s, "e2e-cli", 2)
 	bin := filepath.Join(repoRoot(t), "build/bin/airlock")
 	repo, _ := gitRepo(t, map[string]string{
 		"ok.yml":     "steps:\n  - key: a\n    command: echo from-a\n  - key: b\n    command: echo from-b\n    depends_on: a\n",
 		"fail.yml":   "steps:\n  - key: a\n    command: exit 4\n  - key: b\n    command: echo never\n    depends_on: a\n",
 		"bad.yml":    "steps:\n  - key: a\n    command: x\n    timeout_in_minuts: 3\n",
-		"plugin.yml": "steps:\n  - key: sum\n    wasm:\n      module: checksum.wasm\n      config: {files: [ok.yml]}\n",
+		"plugin.yml": "steps:\n  - key: sum\n    wasm:\n      module: checksum.wasm\n      workspace: read-only\n      config: {files: [ok.yml]}\n",
 	})
 	run := func(args ...string) (string, int) {
 		cmd := exec.Command(bin, args...)
@@ -113,6 +90,9 @@ func TestCLI(t *testing.T) {
 		{"run refused", []string{"run", "--server", s.cp.URL, "bad.yml"}, 1, []string{"bad.yml:4:5:"}},
 		{"local passes", []string{"run", "--local", "--plugin-path", filepath.Join(repoRoot(t), "build/plugins"), "plugin.yml"}, 0, []string{"ok.yml", "passed"}},
 		{"local fails", []string{"run", "--local", "fail.yml"}, 1, []string{"failed (exit 4)"}},
+		{"plugin run", []string{"plugin", "run", filepath.Join(repoRoot(t), "build/plugins/checksum.wasm"), "--workspace", ".", "--config-json", `{"files": ["ok.yml"]}`}, 0, []string{"  ok.yml"}},
+		{"plugin run refuses a wrong pin", []string{"plugin", "run", filepath.Join(repoRoot(t), "build/plugins/checksum.wasm"), "--sha256", strings.Repeat("0", 64)}, 1, []string{"plugin module refused"}},
+		{"plugin run without workspace", []string{"plugin", "run", filepath.Join(repoRoot(t), "build/plugins/checksum.wasm"), "--config-json", `{"files": ["ok.yml"]}`}, 1, []string{"matches no file"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out, code := run(tc.args...)

@@ -20,10 +20,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
+
 	"github.com/airlockci/airlock/agent"
+	agentid "github.com/airlockci/airlock/agent/identity"
 	"github.com/airlockci/airlock/agent/runner"
 	"github.com/airlockci/airlock/edge/scheduler"
 	"github.com/airlockci/airlock/internal/devstack"
+	"github.com/airlockci/airlock/internal/identity"
 )
 
 func repoRoot(t testing.TB) string {
@@ -31,28 +36,62 @@ func repoRoot(t testing.TB) string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-// stack is a control plane on workerd; stop it with t.Cleanup.
+// stack is a control plane on workerd with its agents' local cloud (STS,
+// container credentials, OIDC issuer); stop it with t.Cleanup.
 type stack struct {
 	t        testing.TB
 	cp       *devstack.ControlPlane
+	cloud    *devstack.Cloud
 	stateDir string
 	client   *http.Client
 }
 
-func startStack(t testing.TB, dev bool, stateDir string) *stack {
+func startStack(t testing.TB, stateDir string) *stack {
 	t.Helper()
 	if stateDir == "" {
 		stateDir = t.TempDir()
 	}
+	cloud, err := devstack.StartCloud("e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cloud.Close() })
 	cp, err := devstack.Start(context.Background(), devstack.Options{
-		Root: repoRoot(t), StateDir: filepath.Join(stateDir, "wrangler"), LogFile: filepath.Join(stateDir, "wrangler.log"), DevIdentity: dev,
+		Root: repoRoot(t), StateDir: filepath.Join(stateDir, "wrangler"), LogFile: filepath.Join(stateDir, "wrangler.log"), Pools: cloud.Pools(),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t, cp: cp, stateDir: stateDir, client: &http.Client{Timeout: 30 * time.Second}}
+	s := &stack{t: t, cp: cp, cloud: cloud, stateDir: stateDir, client: &http.Client{Timeout: 30 * time.Second}}
 	t.Cleanup(s.stop)
 	return s
+}
+
+// prover proves the dev role through the SDK's container-credentials
+// provider pointed at the stack's credentials endpoint, as an ECS task does.
+func (s *stack) prover() *agentid.AWS {
+	creds := endpointcreds.New(s.cloud.Credentials.URL(), func(o *endpointcreds.Options) {
+		o.AuthorizationToken = s.cloud.Credentials.Token
+	})
+	return &agentid.AWS{Credentials: aws.NewCredentialsCache(creds), Endpoint: s.cloud.STSEndpoint(), Region: "us-east-1"}
+}
+
+// proofHeader gets a challenge and answers it, for a hand-made connection.
+func (s *stack) proofHeader(t testing.TB) http.Header {
+	t.Helper()
+	ch, err := agent.Challenge(context.Background(), s.cp.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.prover().Prove(context.Background(), ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := identity.EncodeProof(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return http.Header{identity.ProofHeader: []string{h}}
 }
 
 func (s *stack) stop() {
@@ -72,7 +111,7 @@ func (s *stack) restart() {
 	var port int
 	fmt.Sscanf(url[strings.LastIndex(url, ":")+1:], "%d", &port)
 	cp, err := devstack.Start(context.Background(), devstack.Options{
-		Root: repoRoot(s.t), Port: port, StateDir: filepath.Join(s.stateDir, "wrangler"), LogFile: filepath.Join(s.stateDir, "wrangler.log"), DevIdentity: true,
+		Root: repoRoot(s.t), Port: port, StateDir: filepath.Join(s.stateDir, "wrangler"), LogFile: filepath.Join(s.stateDir, "wrangler.log"), Pools: s.cloud.Pools(),
 	})
 	if err != nil {
 		s.t.Fatal(err)
@@ -147,14 +186,17 @@ func (s *stack) wait(id string, limit time.Duration) scheduler.RunView {
 	}
 }
 
-// startAgent runs an in-process agent over a real WebSocket until the test ends.
-func startAgent(t testing.TB, server, name string, slots int) *agent.Agent {
+// startAgent runs an in-process agent over a real WebSocket until the test
+// ends; it proves the dev role like an ECS task.
+func startAgent(t testing.TB, s *stack, name string, slots int) *agent.Agent {
 	t.Helper()
+	server := s.cp.URL
 	root := repoRoot(t)
 	w := &runner.Wasm{PluginPath: []string{filepath.Join(root, "build/plugins")}, CacheDir: filepath.Join(os.TempDir(), "airlock-e2e-wasm-cache")}
 	a := &agent.Agent{
 		Name: name, Slots: slots, WorkDir: t.TempDir(),
-		Dialer: &agent.WebSocketDialer{Server: server, Header: http.Header{"Airlock-Dev-Identity": []string{name}}},
+		Dialer: &agent.WebSocketDialer{Server: server, Prover: s.prover()},
+		Prover: s.prover(),
 		Shell:  &runner.Shell{}, Wasm: w,
 		Logf: func(f string, args ...any) { t.Logf(name+": "+f, args...) },
 	}

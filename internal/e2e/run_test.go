@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,7 +31,7 @@ var (
 // shared returns one control plane for the tests that do not restart it.
 func shared(t *testing.T) *stack {
 	sharedOnce.Do(func() {
-		sharedStack = startStack(sharedT, true, "")
+		sharedStack = startStack(sharedT, "")
 	})
 	if sharedStack == nil || sharedStack.cp == nil {
 		t.Fatal("the shared control plane did not start")
@@ -52,7 +51,7 @@ func TestMain(m *testing.M) {
 // dependent is skipped.
 func TestPipelineEndToEnd(t *testing.T) {
 	s := shared(t)
-	startAgent(t, s.cp.URL, "e2e-main", 2)
+	startAgent(t, s, "e2e-main", 2)
 	sync := t.TempDir()
 	repo, commit := gitRepo(t, map[string]string{"greeting.txt": "airlock\n"})
 	pipeline := fmt.Sprintf(`
@@ -66,6 +65,7 @@ steps:
   - key: checksum
     wasm:
       module: checksum.wasm
+      workspace: read-only
       config: {files: ["greeting.txt"]}
   # left and right each wait for the other: they pass only if they overlap.
   - key: left
@@ -160,7 +160,7 @@ func mustGet(t *testing.T, s *stack, path string) any {
 // another agent and the runs are untouched.
 func TestBadFramesCloseOnlyThatConnection(t *testing.T) {
 	s := shared(t)
-	good := startAgent(t, s.cp.URL, "e2e-good", 1)
+	good := startAgent(t, s, "e2e-good", 1)
 	_ = good
 	waitConnected(t, s, "e2e-good")
 	runsBefore, _ := json.Marshal(mustGet(t, s, "/v1/runs"))
@@ -179,8 +179,7 @@ func TestBadFramesCloseOnlyThatConnection(t *testing.T) {
 		{"oversized", [][]byte{make([]byte, wire.MaxFrameSize+1)}, false, 1009, "too large"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, resp, err := websocket.DefaultDialer.Dial(strings.Replace(s.cp.URL, "http", "ws", 1)+"/v1/agents/connect",
-				http.Header{"Airlock-Dev-Identity": []string{"e2e-bad"}})
+			c, resp, err := websocket.DefaultDialer.Dial(strings.Replace(s.cp.URL, "http", "ws", 1)+"/v1/agents/connect", s.proofHeader(t))
 			if err != nil {
 				t.Fatalf("dial: %v (%v)", err, resp)
 			}
@@ -250,14 +249,18 @@ func TestAgentIsOutboundOnly(t *testing.T) {
 	s := shared(t)
 	root := repoRoot(t)
 	cmd := exec.Command(filepath.Join(root, "build/bin/airlock-agent"), "--server", s.cp.URL, "--name", "e2e-outbound",
-		"--dev-identity", "e2e-outbound", "--work-dir", t.TempDir(), "--tags", "queue=outbound")
+		"--identity", "aws", "--identity-sts-endpoint", s.cloud.STSEndpoint(), "--identity-region", "us-east-1",
+		"--work-dir", t.TempDir(), "--tags", "role=outbound")
+	// The agent binary finds its credentials as in ECS: the SDK's container
+	// provider, from the environment.
+	cmd.Env = append(os.Environ(), s.cloud.Credentials.Env()...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
 	waitConnected(t, s, "e2e-outbound")
-	v := s.submit(scheduler.SubmitRequest{Pipeline: "steps:\n  - key: a\n    command: echo out\n    agents: {queue: outbound}\n"})
+	v := s.submit(scheduler.SubmitRequest{Pipeline: "steps:\n  - key: a\n    command: echo out\n    agents: {role: outbound}\n"})
 	if v = s.wait(v.ID, time.Minute); v.State != scheduler.RunPassed {
 		t.Fatalf("run: %s", v.State)
 	}

@@ -21,6 +21,8 @@
 //	  ◄─ FinishedAck{job} ────────────────────    agent forgets the job
 //	  ── Heartbeat ──────────────────────────►    every HeartbeatInterval
 //	  ◄─ Cancel{job} ─────────────────────────    at any time while it runs
+//	  ◄─ Challenge{challenge, deadline} ──────    before the proven credentials expire
+//	  ── Proof{proof} ────────────────────────►   or the connection is closed
 //
 // A connection that drops is not the end of a job: the agent keeps running it,
 // reconnects, lists it in Hello.Running and re-sends every unacknowledged log
@@ -42,7 +44,9 @@ import (
 // History:
 //   - 1 (2026-12-03): hello, welcome, assign, accept, log, log ack, finished,
 //     finished ack, heartbeat, cancel, error.
-const Version = 1
+//   - 2 (2026-12-03): challenge and proof, so an agent proves itself again on
+//     an open connection before its credentials expire.
+const Version = 2
 
 // MaxFrameSize is the largest encoded frame either side accepts.
 const MaxFrameSize = 1 << 20
@@ -80,6 +84,8 @@ const (
 	THeartbeat   Type = "heartbeat"
 	TCancel      Type = "cancel"
 	TError       Type = "error"
+	TChallenge   Type = "challenge"
+	TProof       Type = "proof"
 )
 
 // Frame is one message. Exactly the field matching Type is set.
@@ -98,6 +104,22 @@ type Frame struct {
 	Heartbeat   *Heartbeat   `cbor:"heartbeat,omitempty"`
 	Cancel      *JobRef      `cbor:"cancel,omitempty"`
 	Error       *ErrorReason `cbor:"error,omitempty"`
+	Challenge   *Challenge   `cbor:"challenge,omitempty"`
+	Proof       *Proof       `cbor:"proof,omitempty"`
+}
+
+// Challenge asks the agent to prove its identity again: its credentials
+// expire soon, and the connection is closed at DeadlineMS unless a Proof
+// answering this challenge arrives and verifies.
+type Challenge struct {
+	Challenge  string `cbor:"challenge"`
+	DeadlineMS int64  `cbor:"deadline_ms"`
+}
+
+// Proof answers a Challenge: an encoded identity proof, the same as the
+// Airlock-Identity-Proof header of the connection's upgrade request.
+type Proof struct {
+	Proof string `cbor:"proof"`
 }
 
 // Hello is the agent's first frame on a connection.
@@ -279,7 +301,7 @@ func (f *Frame) validate() error {
 	set := 0
 	for _, present := range []bool{f.Hello != nil, f.Welcome != nil, f.Assign != nil, f.Accept != nil,
 		f.Log != nil, f.LogAck != nil, f.Finished != nil, f.FinishedAck != nil, f.Heartbeat != nil,
-		f.Cancel != nil, f.Error != nil} {
+		f.Cancel != nil, f.Error != nil, f.Challenge != nil, f.Proof != nil} {
 		if present {
 			set++
 		}
@@ -317,6 +339,10 @@ func (f *Frame) validate() error {
 		ok = f.Cancel != nil
 	case TError:
 		ok = f.Error != nil
+	case TChallenge:
+		ok = f.Challenge != nil
+	case TProof:
+		ok = f.Proof != nil
 	default:
 		return fmt.Errorf("unknown frame type %q", f.Type)
 	}

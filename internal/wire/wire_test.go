@@ -24,6 +24,8 @@ func TestRoundTrip(t *testing.T) {
 		{Type: THeartbeat, Heartbeat: &Heartbeat{SentMS: 5}},
 		{Type: TCancel, Cancel: &JobRef{ID: "j", Attempt: 1}},
 		{Type: TError, Error: &ErrorReason{Message: "no"}},
+		{Type: TChallenge, Challenge: &Challenge{Challenge: "ach_1", DeadlineMS: 9}},
+		{Type: TProof, Proof: &Proof{Proof: "eyJ9"}},
 	}
 	for _, f := range frames {
 		b, err := Encode(f)
@@ -63,15 +65,15 @@ func TestDecodeRefuses(t *testing.T) {
 		{"garbage", []byte{0xff, 0x00}, "cbor"},
 		{"not a map", raw(t, []int{1, 2}), "cannot unmarshal"},
 		{"wrong version", raw(t, map[string]any{"v": 99, "t": "heartbeat", "heartbeat": map[string]any{"sent_ms": 1}}), "protocol version 99"},
-		{"unknown type", raw(t, map[string]any{"v": 1, "t": "launch", "heartbeat": map[string]any{}}), `unknown frame type "launch"`},
-		{"no body", raw(t, map[string]any{"v": 1, "t": "heartbeat"}), "carries 0 bodies"},
-		{"two bodies", raw(t, map[string]any{"v": 1, "t": "heartbeat", "heartbeat": map[string]any{}, "cancel": map[string]any{"id": "j"}}), "carries 2 bodies"},
-		{"body of another type", raw(t, map[string]any{"v": 1, "t": "heartbeat", "cancel": map[string]any{"id": "j"}}), "body of another type"},
-		{"unknown field", raw(t, map[string]any{"v": 1, "t": "heartbeat", "heartbeat": map[string]any{}, "extra": 1}), "unknown field"},
-		{"too deep", raw(t, map[string]any{"v": 1, "t": "heartbeat", "heartbeat": map[string]any{}, "x": deep}), "exceeded max nested level"},
-		{"too many items", raw(t, map[string]any{"v": 1, "t": "hello", "hello": map[string]any{"name": "a", "tags": bigMap(5000)}}), "exceeded max number of key-value pairs"},
-		{"log too big", raw(t, map[string]any{"v": 1, "t": "log", "log": map[string]any{"id": "j", "attempt": 1, "seq": 1, "data": make([]byte, MaxLogChunk+1)}}), "log chunk of"},
-		{"log seq zero", raw(t, map[string]any{"v": 1, "t": "log", "log": map[string]any{"id": "j", "attempt": 1, "seq": 0, "data": []byte("x")}}), "sequence 0"},
+		{"unknown type", raw(t, map[string]any{"v": Version, "t": "launch", "heartbeat": map[string]any{}}), `unknown frame type "launch"`},
+		{"no body", raw(t, map[string]any{"v": Version, "t": "heartbeat"}), "carries 0 bodies"},
+		{"two bodies", raw(t, map[string]any{"v": Version, "t": "heartbeat", "heartbeat": map[string]any{}, "cancel": map[string]any{"id": "j"}}), "carries 2 bodies"},
+		{"body of another type", raw(t, map[string]any{"v": Version, "t": "heartbeat", "cancel": map[string]any{"id": "j"}}), "body of another type"},
+		{"unknown field", raw(t, map[string]any{"v": Version, "t": "heartbeat", "heartbeat": map[string]any{}, "extra": 1}), "unknown field"},
+		{"too deep", raw(t, map[string]any{"v": Version, "t": "heartbeat", "heartbeat": map[string]any{}, "x": deep}), "exceeded max nested level"},
+		{"too many items", raw(t, map[string]any{"v": Version, "t": "hello", "hello": map[string]any{"name": "a", "tags": bigMap(5000)}}), "exceeded max number of key-value pairs"},
+		{"log too big", raw(t, map[string]any{"v": Version, "t": "log", "log": map[string]any{"id": "j", "attempt": 1, "seq": 1, "data": make([]byte, MaxLogChunk+1)}}), "log chunk of"},
+		{"log seq zero", raw(t, map[string]any{"v": Version, "t": "log", "log": map[string]any{"id": "j", "attempt": 1, "seq": 0, "data": []byte("x")}}), "sequence 0"},
 		{"duplicate key", []byte{0xa2, 0x61, 'v', 0x01, 0x61, 'v', 0x01}, "duplicate"},
 		{"oversized", make([]byte, MaxFrameSize+1), "frame too large"},
 	} {

@@ -1,13 +1,13 @@
 // Command airlock-agent is Airlock's self-hosted agent. It dials out to the
-// control plane (it never listens), proves who it is, and runs the jobs it
-// is given.
+// control plane (it never listens), proves who it is with its cloud's
+// workload identity (--identity aws|gcp|azure|kubernetes|github; there is no
+// agent token or key), and runs the jobs it is given.
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/airlockci/airlock/agent"
+	agentid "github.com/airlockci/airlock/agent/identity"
 	"github.com/airlockci/airlock/agent/runner"
 )
 
@@ -29,7 +30,7 @@ func main() {
 	keep := flag.Bool("keep-workspaces", false, "keep each job's workspace after it ends")
 	pluginPath := flag.String("plugin-path", "", "colon-separated folders where Wasm plugins are found by name")
 	cacheDir := flag.String("cache-dir", filepath.Join(cache, "airlock", "wasm"), "compiled Wasm plugin cache")
-	devIdentity := flag.String("dev-identity", "", "development only: the identity to claim (a control plane in production mode refuses it)")
+	newProver := agentid.FromFlags(flag.CommandLine)
 	flag.Parse()
 
 	tagMap := map[string]string{}
@@ -44,8 +45,9 @@ func main() {
 		}
 		tagMap[k] = v
 	}
-	if *devIdentity == "" {
-		fmt.Fprintln(os.Stderr, "airlock-agent: no identity: pass --dev-identity NAME to a development control plane")
+	prover, err := newProver()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "airlock-agent: %v\n", err)
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -54,7 +56,8 @@ func main() {
 	defer wasm.Close(context.Background())
 	a := &agent.Agent{
 		Name: *name, Tags: tagMap, Slots: *slots, WorkDir: *workDir, KeepWorkspaces: *keep,
-		Dialer: &agent.WebSocketDialer{Server: *server, Header: http.Header{"Airlock-Dev-Identity": []string{*devIdentity}}},
+		Dialer: &agent.WebSocketDialer{Server: *server, Prover: prover},
+		Prover: prover,
 		Shell:  &runner.Shell{},
 		Wasm:   wasm,
 		Logf:   func(f string, args ...any) { fmt.Fprintf(os.Stderr, "airlock-agent: "+f+"\n", args...) },

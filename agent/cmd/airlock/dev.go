@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/airlockci/airlock/agent"
+	agentid "github.com/airlockci/airlock/agent/identity"
 	"github.com/airlockci/airlock/agent/runner"
 	"github.com/airlockci/airlock/edge/scheduler"
 	"github.com/airlockci/airlock/internal/devstack"
@@ -42,9 +43,22 @@ func devCmd(args []string) int {
 		fmt.Fprintf(os.Stderr, "airlock dev: %v\n", err)
 		return 1
 	}
+	const agentName = "dev-agent-1"
+	// The agent's cloud: a local STS and container-credentials endpoint stand
+	// in for AWS, so the agent proves its role exactly as it would in ECS.
+	cloud, err := devstack.StartCloud(agentName)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "airlock dev: %v\n", err)
+		return 1
+	}
+	defer cloud.Close()
+	if err := cloud.UseCredentials(); err != nil {
+		fmt.Fprintf(os.Stderr, "airlock dev: %v\n", err)
+		return 1
+	}
 	fmt.Printf("starting the control plane on workerd (wrangler dev; log: %s)\n", logFile)
 	cp, err := devstack.Start(ctx, devstack.Options{
-		Root: root, Port: *port, StateDir: filepath.Join(stateDir, "wrangler"), LogFile: logFile, DevIdentity: true,
+		Root: root, Port: *port, StateDir: filepath.Join(stateDir, "wrangler"), LogFile: logFile, Pools: cloud.Pools(),
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "airlock dev: %v\n", err)
@@ -58,18 +72,23 @@ func devCmd(args []string) int {
 
 	wasm := &runner.Wasm{PluginPath: []string{filepath.Join(root, "build/plugins")}, CacheDir: filepath.Join(stateDir, "wasm-cache")}
 	defer wasm.Close(context.Background())
+	prover, err := agentid.NewAWS(ctx, "us-east-1", cloud.STSEndpoint())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "airlock dev: %v\n", err)
+		return 1
+	}
 	a := &agent.Agent{
-		Name:    "dev-agent-1",
+		Name:    agentName,
 		Tags:    map[string]string{"queue": "default", "os": "linux"},
 		Slots:   *slots,
 		WorkDir: filepath.Join(stateDir, "agent"),
-		Dialer: &agent.WebSocketDialer{Server: cp.URL, Header: http.Header{
-			// The development identity; a control plane in production mode refuses it.
-			"Airlock-Dev-Identity": []string{"dev-agent-1"},
-		}},
-		Shell: &runner.Shell{},
-		Wasm:  wasm,
-		Logf:  func(f string, a ...any) { fmt.Fprintf(os.Stderr, "agent: "+f+"\n", a...) },
+		// No token, no key: the agent proves its AWS role (from the
+		// container-credentials endpoint) with a signed GetCallerIdentity.
+		Dialer: &agent.WebSocketDialer{Server: cp.URL, Prover: prover},
+		Prover: prover,
+		Shell:  &runner.Shell{},
+		Wasm:   wasm,
+		Logf:   func(f string, a ...any) { fmt.Fprintf(os.Stderr, "agent: "+f+"\n", a...) },
 	}
 	actx, cancelAgent := context.WithCancel(context.Background())
 	agentDone := make(chan error, 1)
@@ -82,7 +101,8 @@ func devCmd(args []string) int {
 		return 1
 	}
 	fmt.Printf("control plane: %s   (API: %s/v1/runs, agents: %s/v1/agents)\n", cp.URL, cp.URL, cp.URL)
-	fmt.Printf("agent:         %s connected, %d slots, workspaces in %s\n", a.Name, a.Slots, a.WorkDir)
+	fmt.Printf("agent:         %s connected as arn:aws:iam::%s:role/%s (pool dev), %d slots, workspaces in %s\n",
+		a.Name, devstack.DevAccount, devstack.DevRole, a.Slots, a.WorkDir)
 
 	if *runFile == "" {
 		fmt.Printf("submit a pipeline:  airlock run --server %s .airlock/pipeline.yml --follow\n", cp.URL)

@@ -13,11 +13,18 @@ import (
 const usage = `airlock — CI/CD whose control plane can read nothing.
 
 Usage:
-  airlock run [--server URL] [--follow] [--logs] FILE   submit a pipeline (and follow it)
-  airlock run --local [--logs] FILE                     run a pipeline on this machine, no control plane
-  airlock lint FILE...                                  validate pipelines offline
-  airlock dev [--port N] [--run FILE]                   local control plane on workerd plus one agent
-  airlock schema                                        print the pipeline JSON Schema
+  airlock run [--server URL] [--follow] [--logs] [--repo URL] FILE
+        submit a pipeline; --follow shows progress and exits non-zero if the run fails
+  airlock run --local [--logs] [--plugin-path DIRS] FILE
+        run a pipeline on this machine with the agent's step runner, no control plane
+  airlock lint FILE...
+        validate pipelines offline (file:line:column errors)
+  airlock dev [--port N] [--state DIR] [--slots N] [--run FILE]
+        local control plane on workerd plus one agent (make dev / make demo)
+  airlock plugin run FILE.wasm [--sha256 H] [--config k=v] [--allow-host H] [--workspace DIR] [--timeout D]
+        run one Wasm plugin here, in exactly the agent's sandbox; exit status is the step's
+  airlock schema
+        print the pipeline JSON Schema
 
 The server is --server, else $AIRLOCK_SERVER, else http://127.0.0.1:8787.
 `
@@ -37,6 +44,8 @@ func main() {
 		code = devCmd(os.Args[2:])
 	case "schema":
 		code = schemaCmd()
+	case "plugin":
+		code = pluginCmd(os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 	default:

@@ -25,6 +25,7 @@ import (
 	"github.com/airlockci/airlock/agent/local"
 	"github.com/airlockci/airlock/agent/runner"
 	"github.com/airlockci/airlock/edge/scheduler"
+	"github.com/airlockci/airlock/internal/pipeline"
 )
 
 // runAPI is what following a run needs; the HTTP client and the in-process
@@ -43,7 +44,7 @@ func runCmd(args []string) int {
 	logs := fs.Bool("logs", false, "stream every step's log while following")
 	localRun := fs.Bool("local", false, "run on this machine with the agent's step runner, no control plane")
 	repo := fs.String("repo", "", "repository agents check out (default: this checkout's path for a local server, else its origin URL)")
-	pluginPath := fs.String("plugin-path", "build/plugins", "folders (colon-separated) where --local finds Wasm plugins by name")
+	pluginPath := fs.String("plugin-path", "", "folders (colon-separated) where --local finds Wasm plugins by name (default: build/plugins of the pipeline's checkout)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return 2
@@ -58,11 +59,21 @@ func runCmd(args []string) int {
 		fmt.Fprintf(os.Stderr, "airlock run: %v\n", err)
 		return 1
 	}
+	if len(src) > pipeline.MaxSize {
+		fmt.Fprintf(os.Stderr, "airlock run: %s is %d bytes; a pipeline may be at most %d bytes\n", file, len(src), pipeline.MaxSize)
+		return 1
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// After the first interrupt cancels the run, a second one ends the CLI.
+	context.AfterFunc(ctx, stop)
 	req := scheduler.SubmitRequest{Pipeline: string(src), Filename: file}
 	if *localRun {
-		return runLocal(ctx, req, *logs, filepath.SplitList(*pluginPath))
+		paths := filepath.SplitList(*pluginPath)
+		if len(paths) == 0 {
+			paths = []string{filepath.Join(checkoutRoot(file), "build", "plugins")}
+		}
+		return runLocal(ctx, req, *logs, paths)
 	}
 	describeCheckout(&req, file, *repo, *server)
 	api := &httpAPI{base: strings.TrimSuffix(*server, "/"), client: &http.Client{Timeout: 30 * time.Second}}
@@ -76,6 +87,17 @@ func runCmd(args []string) int {
 		return 0
 	}
 	return followRun(ctx, api, v, *logs, os.Stdout)
+}
+
+// checkoutRoot is the top of the git checkout holding file, or file's folder.
+func checkoutRoot(file string) string {
+	dir := filepath.Dir(file)
+	out, err := exec.Command("git", "-C", dir, "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		abs, _ := filepath.Abs(dir)
+		return abs
+	}
+	return strings.TrimSpace(string(out))
 }
 
 // describeCheckout fills in what agents check out: the repository and the
@@ -136,6 +158,10 @@ func runLocal(ctx context.Context, req scheduler.SubmitRequest, logs bool, plugi
 	defer func() { cancelAgent(); <-agentDone }()
 	v, err := cp.Submit(req)
 	if err != nil {
+		var he *scheduler.HTTPError
+		if errors.As(err, &he) {
+			err = errors.New(he.Message)
+		}
 		fmt.Fprintf(os.Stderr, "airlock run --local: %v\n", err)
 		return 1
 	}
@@ -154,7 +180,7 @@ func followRun(ctx context.Context, api runAPI, v scheduler.RunView, logs bool, 
 	for {
 		if ctx.Err() != nil && !cancelled {
 			cancelled = true
-			fmt.Fprintln(out, "interrupted: cancelling the run")
+			fmt.Fprintln(out, "interrupted: cancelling the run (interrupt again to stop following)")
 			if err := api.Cancel(v.ID); err != nil {
 				fmt.Fprintf(os.Stderr, "cancel: %v\n", err)
 				return 1
@@ -194,6 +220,12 @@ func followRun(ctx context.Context, api runAPI, v scheduler.RunView, logs bool, 
 			}
 			return 1
 		}
+		if cancelled {
+			// Interrupted: the run is winding down; keep polling at the
+			// normal pace (ctx is done, so it no longer paces the loop).
+			time.Sleep(250 * time.Millisecond)
+			continue
+		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(250 * time.Millisecond):
@@ -214,7 +246,7 @@ func describe(j scheduler.JobView) string {
 		if j.ExitStatus != nil && *j.ExitStatus != 0 {
 			s += fmt.Sprintf(" (exit %d)", *j.ExitStatus)
 		}
-		if j.Reason != "" {
+		if j.Reason != "" && j.Reason != j.State {
 			s += ": " + j.Reason
 		}
 		if j.SoftFailed {

@@ -21,10 +21,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
 	"github.com/gorilla/websocket"
 
+	"github.com/airlockci/airlock/agent"
+	agentid "github.com/airlockci/airlock/agent/identity"
 	"github.com/airlockci/airlock/edge/scheduler"
 	"github.com/airlockci/airlock/internal/devstack"
+	"github.com/airlockci/airlock/internal/identity"
 	"github.com/airlockci/airlock/internal/wire"
 )
 
@@ -46,17 +51,34 @@ func run(out string, jobs, requests int) error {
 		return err
 	}
 	defer os.RemoveAll(state)
+	cloud, err := devstack.StartCloud("bench")
+	if err != nil {
+		return err
+	}
+	defer cloud.Close()
 	cp, err := devstack.Start(context.Background(), devstack.Options{
-		Root: root, StateDir: filepath.Join(state, "wrangler"), LogFile: filepath.Join(state, "wrangler.log"), DevIdentity: true,
+		Root: root, StateDir: filepath.Join(state, "wrangler"), LogFile: filepath.Join(state, "wrangler.log"), Pools: cloud.Pools(),
 	})
 	if err != nil {
 		return err
 	}
 	defer cp.Stop()
 	client := &http.Client{Timeout: 30 * time.Second}
+	creds := endpointcreds.New(cloud.Credentials.URL(), func(o *endpointcreds.Options) { o.AuthorizationToken = cloud.Credentials.Token })
+	prover := &agentid.AWS{Credentials: aws.NewCredentialsCache(creds), Endpoint: cloud.STSEndpoint(), Region: "us-east-1"}
+	bn := &bencher{server: cp.URL, client: client, prover: prover}
 
 	fmt.Println("dispatch: a chain of", jobs, "jobs, each runnable when the previous finishes")
-	chain, submit, err := dispatch(cp.URL, client, jobs)
+	chain, submit, err := bn.dispatch(jobs)
+	if err != nil {
+		return err
+	}
+	fmt.Println("identity: first dial → first job, and admission rate")
+	firstJob, err := bn.firstJob(40)
+	if err != nil {
+		return err
+	}
+	admitted, rate, err := bn.admissions(100, 8)
 	if err != nil {
 		return err
 	}
@@ -102,6 +124,13 @@ func run(out string, jobs, requests int) error {
 	row(&b, "job finished → next job received", chain)
 	row(&b, "POST /v1/runs sent → first job received", submit)
 	fmt.Fprintf(&b, "\nTarget: p99 ≤ 15 ms.\n\n")
+	fmt.Fprintf(&b, "## Agent admission (workload identity)\n\nAn agent's first dial to its first job: get a challenge, sign an\n")
+	fmt.Fprintf(&b, "sts:GetCallerIdentity with credentials from the container-credentials endpoint, open the WebSocket (the\n")
+	fmt.Fprintf(&b, "control plane sends the signed request to the local STS, which verifies the SigV4 signature), say hello,\n")
+	fmt.Fprintf(&b, "receive the job that was waiting. Then %d agents connecting 8 at a time.\n\n", admitted)
+	fmt.Fprintf(&b, "| measure | n | p50 | p99 | max |\n|---|---|---|---|---|\n")
+	row(&b, "first dial → first job", firstJob)
+	fmt.Fprintf(&b, "\nAdmission rate: %.0f agents/s (%d agents, 8 concurrent dials).\n\n", rate, admitted)
 	fmt.Fprintf(&b, "## API request latency\n\nSequential requests from one client, the routes interleaved so they share the\n")
 	fmt.Fprintf(&b, "machine's state; the plain-JS route never reaches Go or the Durable Object.\n\n")
 	fmt.Fprintf(&b, "| route | n | p50 | p99 | max | p50 / floor |\n|---|---|---|---|---|---|\n")
@@ -118,10 +147,122 @@ func row(b *strings.Builder, name string, d []time.Duration) {
 	fmt.Fprintf(b, "| %s | %d | %s | %s | %s |\n", name, len(d), ms(pct(d, 50)), ms(pct(d, 99)), ms(pct(d, 100)))
 }
 
+type bencher struct {
+	server string
+	client *http.Client
+	prover *agentid.AWS
+}
+
+// connect proves the agent's identity and opens a bare protocol connection.
+func (b *bencher) connect() (*websocket.Conn, error) {
+	ch, err := agent.Challenge(context.Background(), b.server)
+	if err != nil {
+		return nil, err
+	}
+	p, err := b.prover.Prove(context.Background(), ch)
+	if err != nil {
+		return nil, err
+	}
+	h, err := identity.EncodeProof(p)
+	if err != nil {
+		return nil, err
+	}
+	ws := strings.Replace(b.server, "http", "ws", 1) + "/v1/agents/connect"
+	c, resp, err := websocket.DefaultDialer.Dial(ws, http.Header{identity.ProofHeader: []string{h}})
+	if err != nil {
+		if resp != nil {
+			body, _ := io.ReadAll(resp.Body)
+			return nil, fmt.Errorf("dial: %s %s", resp.Status, body)
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+func hello(c *websocket.Conn, name string, tags map[string]string) error {
+	f, err := wire.Encode(wire.Frame{Type: wire.THello, Hello: &wire.Hello{Name: name, Slots: 1, Tags: tags}})
+	if err != nil {
+		return err
+	}
+	return c.WriteMessage(websocket.BinaryMessage, f)
+}
+
+func nextFrame(c *websocket.Conn, want wire.Type) (wire.Frame, error) {
+	for {
+		_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+		_, b, err := c.ReadMessage()
+		if err != nil {
+			return wire.Frame{}, err
+		}
+		f, err := wire.Decode(b)
+		if err != nil {
+			return wire.Frame{}, err
+		}
+		if f.Type == want {
+			return f, nil
+		}
+	}
+}
+
+// firstJob times n agents from their first dial to their first job.
+func (b *bencher) firstJob(n int) ([]time.Duration, error) {
+	var out []time.Duration
+	for i := 0; i < n; i++ {
+		tag := fmt.Sprintf("first-%d", i)
+		if _, err := submitRun(b.client, b.server, fmt.Sprintf("steps:\n  - key: a\n    command: x\n    agents: {bench: %s}\n", tag)); err != nil {
+			return nil, err
+		}
+		start := time.Now()
+		c, err := b.connect()
+		if err != nil {
+			return nil, err
+		}
+		if err := hello(c, tag, map[string]string{"bench": tag}); err != nil {
+			return nil, err
+		}
+		if _, err := nextFrame(c, wire.TAssign); err != nil {
+			return nil, err
+		}
+		out = append(out, time.Since(start))
+		c.Close()
+	}
+	return out, nil
+}
+
+// admissions connects n agents, conc at a time, each until its Welcome.
+func (b *bencher) admissions(n, conc int) (int, float64, error) {
+	start := time.Now()
+	errs := make(chan error, n)
+	sem := make(chan struct{}, conc)
+	for i := 0; i < n; i++ {
+		sem <- struct{}{}
+		go func(i int) {
+			defer func() { <-sem }()
+			c, err := b.connect()
+			if err == nil {
+				err = hello(c, fmt.Sprintf("admit-%d", i), nil)
+			}
+			if err == nil {
+				_, err = nextFrame(c, wire.TWelcome)
+			}
+			if c != nil {
+				c.Close()
+			}
+			errs <- err
+		}(i)
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			return 0, 0, err
+		}
+	}
+	return n, float64(n) / time.Since(start).Seconds(), nil
+}
+
 // dispatch runs a chain of jobs through a bare protocol-speaking agent.
-func dispatch(server string, client *http.Client, n int) (chain, submit []time.Duration, err error) {
-	ws := strings.Replace(server, "http", "ws", 1) + "/v1/agents/connect"
-	c, _, err := websocket.DefaultDialer.Dial(ws, http.Header{"Airlock-Dev-Identity": []string{"bench"}})
+func (b *bencher) dispatch(n int) (chain, submit []time.Duration, err error) {
+	server, client := b.server, b.client
+	c, err := b.connect()
 	if err != nil {
 		return nil, nil, err
 	}
