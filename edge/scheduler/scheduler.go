@@ -78,8 +78,13 @@ func New(db DB, sockets Sockets, alarm Alarm, now func() time.Time, cfg Config) 
 	return s, nil
 }
 
-// schema is applied in order; schemaVersion counts the applied statements.
-var schema = []string{
+// migrations bring the database from one schema version to the next:
+// migrations[i] takes version i to i+1. The version is kept in the meta
+// table; a database is never changed except by appending a migration here.
+var migrations = [][]string{schemaV1}
+
+// schemaV1 is the first schema.
+var schemaV1 = []string{
 	`CREATE TABLE IF NOT EXISTS runs (
 		id TEXT PRIMARY KEY,
 		number INTEGER NOT NULL UNIQUE,
@@ -168,14 +173,34 @@ var schema = []string{
 	)`,
 }
 
+// SchemaVersion is the database schema version this code runs on.
+var SchemaVersion = len(migrations)
+
 func (s *Scheduler) migrate() error {
 	return s.db.Transaction(func() error {
-		for _, stmt := range schema {
-			if _, err := s.db.Exec(stmt); err != nil {
-				return err
+		if _, err := s.db.Exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)`); err != nil {
+			return err
+		}
+		rows, err := s.db.Exec(`SELECT value FROM meta WHERE key = 'schema'`)
+		if err != nil {
+			return err
+		}
+		version := 0
+		if len(rows) > 0 {
+			version = int(asInt(rows[0][0]))
+		}
+		if version > len(migrations) {
+			return fmt.Errorf("the database has schema version %d, newer than this code's %d: deploy the newer version", version, len(migrations))
+		}
+		for ; version < len(migrations); version++ {
+			for _, stmt := range migrations[version] {
+				if _, err := s.db.Exec(stmt); err != nil {
+					return fmt.Errorf("schema version %d: %w", version+1, err)
+				}
 			}
 		}
-		return nil
+		_, err = s.db.Exec(`INSERT INTO meta (key, value) VALUES ('schema', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, int64(version))
+		return err
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/airlockci/airlock/internal/wire"
 )
@@ -356,5 +357,18 @@ func TestRunSurvivesRestart(t *testing.T) {
 	}
 	if got := w.run(v.ID); got.State != RunPassed {
 		t.Fatalf("run: got %s, want passed (%v)", got.State, states(got))
+	}
+}
+
+func TestMigrations(t *testing.T) {
+	w := newWorld(t)
+	rows := w.s.exec(`SELECT value FROM meta WHERE key = 'schema'`)
+	if len(rows) != 1 || int(asInt(rows[0][0])) != SchemaVersion {
+		t.Fatalf("schema version: got %v, want %d", rows, SchemaVersion)
+	}
+	w.boot() // a second boot on the same database changes nothing
+	w.s.exec(`UPDATE meta SET value = ? WHERE key = 'schema'`, int64(SchemaVersion+1))
+	if _, err := New(w.db, w.sock, w.alarm, time.Now, Config{}); err == nil || !strings.Contains(err.Error(), "newer than this code") {
+		t.Fatalf("a database from a newer version: got %v, want a refusal", err)
 	}
 }
