@@ -89,7 +89,7 @@ type AgentView struct {
 func (s *Scheduler) Run(id string) (RunView, bool, error) {
 	var v RunView
 	found := false
-	err := s.run(func(ev *event) error {
+	err := s.view(func() error {
 		rows := s.exec(`SELECT id, number, state, filename, repository, commit_sha, branch, message, created_ms, finished_ms FROM runs WHERE id = ?`, id)
 		if len(rows) == 0 {
 			return nil
@@ -99,13 +99,22 @@ func (s *Scheduler) Run(id string) (RunView, bool, error) {
 		v = RunView{ID: asString(r[0]), Number: asInt(r[1]), State: asString(r[2]), Filename: asString(r[3]),
 			Repository: asString(r[4]), Commit: asString(r[5]), Branch: asString(r[6]), Message: asString(r[7]),
 			CreatedMS: asInt(r[8]), FinishedMS: asInt(r[9]), Jobs: []JobView{}}
-		for _, j := range s.jobs(`run_id = ? ORDER BY idx`, id) {
-			jv := JobView{Key: j.Key, Label: j.Label, State: j.State, Attempt: j.Attempt, Agent: j.AgentName,
-				ExitStatus: j.ExitStatus, Reason: j.Reason, SoftFailed: j.SoftFailed, QueuedMS: j.QueuedMS,
-				StartedMS: j.StartedMS, FinishedMS: j.FinishedMS, LogSeq: j.LogSeq}
-			for _, d := range j.Spec.DependsOn {
-				jv.DependsOn = append(jv.DependsOn, d.Key)
+		// Only what the view shows: no spec to decode, dependencies from
+		// their own table.
+		deps := map[string][]string{}
+		for _, d := range s.exec(`SELECT key, dep FROM deps WHERE run_id = ? ORDER BY rowid`, id) {
+			deps[asString(d[0])] = append(deps[asString(d[0])], asString(d[1]))
+		}
+		for _, r := range s.exec(`SELECT key, label, state, attempt, agent_name, exit_status, reason, soft_failed,
+			queued_ms, started_ms, finished_ms, log_seq FROM jobs WHERE run_id = ? ORDER BY idx`, id) {
+			jv := JobView{Key: asString(r[0]), Label: asString(r[1]), State: asString(r[2]), Attempt: asInt(r[3]),
+				Agent: asString(r[4]), Reason: asString(r[6]), SoftFailed: asInt(r[7]) != 0, QueuedMS: asInt(r[8]),
+				StartedMS: asInt(r[9]), FinishedMS: asInt(r[10]), LogSeq: asInt(r[11])}
+			if r[5] != nil {
+				x := asInt(r[5])
+				jv.ExitStatus = &x
 			}
+			jv.DependsOn = deps[jv.Key]
 			v.Jobs = append(v.Jobs, jv)
 		}
 		return nil
@@ -119,7 +128,7 @@ func (s *Scheduler) Run(id string) (RunView, bool, error) {
 // Agents lists every agent known, connected first.
 func (s *Scheduler) Agents() ([]AgentView, error) {
 	out := []AgentView{}
-	err := s.run(func(ev *event) error {
+	err := s.view(func() error {
 		for _, r := range s.exec(`SELECT a.id, a.name, a.identity, a.tags, a.slots, a.version, a.connected, a.connected_ms, a.last_seen_ms,
 			(SELECT COUNT(*) FROM jobs j WHERE j.agent_id = a.id AND j.state IN ('assigned','running')), a.pool
 			FROM agents a ORDER BY a.connected DESC, a.name`) {
@@ -137,7 +146,7 @@ func (s *Scheduler) Agents() ([]AgentView, error) {
 // sequence number included, and whether the attempt has ended (so no more
 // chunks will come). Attempt 0 means the job's current attempt.
 func (s *Scheduler) Log(runID, key string, attempt, after int64) (data []byte, last int64, done bool, err error) {
-	err = s.run(func(ev *event) error {
+	err = s.view(func() error {
 		js := s.jobs(`run_id = ? AND key = ?`, runID, key)
 		if len(js) == 0 {
 			if len(s.exec(`SELECT 1 FROM runs WHERE id = ?`, runID)) == 0 {
@@ -360,7 +369,7 @@ func (s *Scheduler) listRuns(q url.Values) (Response, error) {
 		CreatedMS int64  `json:"created_ms"`
 	}
 	out := []runSummary{}
-	err = s.run(func(ev *event) error {
+	err = s.view(func() error {
 		for _, r := range s.exec(`SELECT id, number, state, filename, commit_sha, created_ms FROM runs ORDER BY number DESC LIMIT ?`, limit) {
 			out = append(out, runSummary{asString(r[0]), asInt(r[1]), asString(r[2]), asString(r[3]), asString(r[4]), asInt(r[5])})
 		}

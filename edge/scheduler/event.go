@@ -62,6 +62,19 @@ func (s *Scheduler) run(fn func(ev *event) error) (err error) {
 	return nil
 }
 
+// view runs a read-only fn without a transaction (a Durable Object event
+// sees a consistent database anyway); failures are handled as in run.
+func (s *Scheduler) view(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			id := newID("err_")
+			s.cfg.Log("%s: panic: %v\n%s", id, r, debug.Stack())
+			err = errInternal{id}
+		}
+	}()
+	return fn()
+}
+
 func (ev *event) flush() {
 	s := ev.s
 	for _, f := range ev.sends {
