@@ -142,10 +142,15 @@ func (s *Scheduler) Agents() ([]AgentView, error) {
 	return out, err
 }
 
-// Log returns an attempt's log chunks after sequence number after, the last
-// sequence number included, and whether the attempt has ended (so no more
-// chunks will come). Attempt 0 means the job's current attempt.
+// MaxLogPage bounds the log bytes one answer carries; a client reads on
+// with after = the last sequence number it got.
+const MaxLogPage = 1 << 20
+
+// Log returns up to MaxLogPage bytes of an attempt's log after chunk
+// after, the last chunk's sequence number, and whether that is the end of an
+// attempt that has ended. Attempt 0 means the current attempt.
 func (s *Scheduler) Log(runID, key string, attempt, after int64) (data []byte, last int64, done bool, err error) {
+	var more bool
 	err = s.view(func() error {
 		js := s.jobs(`run_id = ? AND key = ?`, runID, key)
 		if len(js) == 0 {
@@ -163,12 +168,26 @@ func (s *Scheduler) Log(runID, key string, attempt, after int64) (data []byte, l
 		}
 		var buf bytes.Buffer
 		last = after
-		for _, r := range s.exec(`SELECT seq, data FROM logs WHERE job_id = ? AND attempt = ? AND seq > ? ORDER BY seq`, j.ID, attempt, after) {
-			buf.Write(asBytes(r[1]))
-			last = asInt(r[0])
+		// One page at a time, read in small batches: a Durable Object has
+		// 128 MB, a log may not.
+		const batch = 32
+	pages:
+		for {
+			rows := s.exec(`SELECT seq, data FROM logs WHERE job_id = ? AND attempt = ? AND seq > ? ORDER BY seq LIMIT ?`, j.ID, attempt, last, int64(batch))
+			for _, r := range rows {
+				if buf.Len() > 0 && buf.Len()+len(asBytes(r[1])) > MaxLogPage {
+					more = true
+					break pages
+				}
+				buf.Write(asBytes(r[1]))
+				last = asInt(r[0])
+			}
+			if len(rows) < batch {
+				break
+			}
 		}
 		data = buf.Bytes()
-		done = attempt < j.Attempt || terminal(j.State)
+		done = !more && (attempt < j.Attempt || terminal(j.State))
 		return nil
 	})
 	return data, last, done, err

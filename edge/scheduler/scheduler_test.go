@@ -372,3 +372,41 @@ func TestMigrations(t *testing.T) {
 		t.Fatalf("a database from a newer version: got %v, want a refusal", err)
 	}
 }
+
+// A log bigger than a page comes in pages; reading on with after gets every
+// byte once.
+func TestLogPages(t *testing.T) {
+	w := newWorld(t)
+	v := w.submit(`steps: [{key: a, command: "yes"}]`)
+	conn := w.agent("a1", 1, nil)
+	j := w.assigned(conn)[0]
+	w.send(conn, wire.Frame{Type: wire.TAccept, Accept: &j.JobRef})
+	chunk := strings.Repeat("y\n", wire.MaxLogChunk/2)
+	n := 3*MaxLogPage/wire.MaxLogChunk + 5
+	for i := 1; i <= n; i++ {
+		w.send(conn, wire.Frame{Type: wire.TLog, Log: &wire.Log{JobRef: j.JobRef, Seq: int64(i), Data: []byte(chunk)}})
+	}
+	w.send(conn, wire.Frame{Type: wire.TFinished, Finished: &wire.Finished{JobRef: j.JobRef, LastSeq: int64(n)}})
+	var total int
+	var after int64
+	for pages := 0; ; pages++ {
+		data, last, done, err := w.s.Log(v.ID, "a", 0, after)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(data) > MaxLogPage {
+			t.Fatalf("page of %d bytes, over %d", len(data), MaxLogPage)
+		}
+		total += len(data)
+		after = last
+		if done {
+			break
+		}
+		if pages > n {
+			t.Fatal("paging does not end")
+		}
+	}
+	if total != n*len(chunk) {
+		t.Fatalf("got %d bytes over all pages, want %d", total, n*len(chunk))
+	}
+}

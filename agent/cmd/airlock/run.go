@@ -290,8 +290,8 @@ func summarize(out io.Writer, api runAPI, v scheduler.RunView, took time.Duratio
 	}
 	tw.Flush()
 	for _, j := range v.Jobs {
-		data, _, _, err := api.Log(v.ID, j.Key, 0)
-		if err != nil || len(bytes.TrimSpace(data)) == 0 {
+		data := logTail(api, v.ID, j.Key)
+		if len(bytes.TrimSpace(data)) == 0 {
 			continue
 		}
 		lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
@@ -305,6 +305,26 @@ func summarize(out io.Writer, api runAPI, v scheduler.RunView, took time.Duratio
 		}
 	}
 	fmt.Fprintf(out, "\nrun #%d %s in %s\n", v.Number, v.State, took.Round(10*time.Millisecond))
+}
+
+// logTail reads a job's whole log page by page, keeping the last 64 KiB.
+func logTail(api runAPI, runID, key string) []byte {
+	var tail []byte
+	var after int64
+	for {
+		data, last, done, err := api.Log(runID, key, after)
+		if err != nil {
+			return tail
+		}
+		tail = append(tail, data...)
+		if len(tail) > 64<<10 {
+			tail = tail[len(tail)-64<<10:]
+		}
+		if done || last == after {
+			return tail
+		}
+		after = last
+	}
 }
 
 // httpAPI is the control plane's HTTP API.
