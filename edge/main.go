@@ -59,11 +59,7 @@ func main() {
 		if poolsErr != nil {
 			return scheduler.Identity{}, fmt.Errorf("the control plane's agent pools are not usable: %w", poolsErr)
 		}
-		id, err := verifier.Verify(context.Background(), v.Proof, v.Challenge)
-		if err != nil {
-			return scheduler.Identity{}, err
-		}
-		return scheduler.Identity{Kind: id.Kind, Subject: id.Subject, Pool: id.Pool, Tags: id.Tags, Expires: id.Expires}, nil
+		return verifier.Verify(context.Background(), v.Proof, v.Challenge)
 	}
 
 	// Every handler recovers: a panic must not end the instance for all.

@@ -73,7 +73,8 @@ export class Scheduler {
     });
     globalThis[name] = host;
     const go = new Go();
-    go.env = { AIRLOCK_HOST: name };
+    // A larger GC target: the heap is small and a collection stalls every event.
+    go.env = { AIRLOCK_HOST: name, GOGC: "400" };
     const instance = await WebAssembly.instantiate(edgeWasm, go.importObject);
     const exited = go.run(instance);
     exited.then(() => { if (this.go === go) this.host = null; });

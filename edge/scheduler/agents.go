@@ -19,23 +19,11 @@ const (
 	CloseExpired       = 4001 // the proven credentials expired
 )
 
-// Identity is who a connecting agent proved to be, and the pool it belongs to.
-type Identity struct {
-	// Kind is the proof used ("aws", "oidc").
-	Kind string
-	// Subject is the proven principal, unique within Kind (a canonical
-	// role ARN, or issuer#subject).
-	Subject string
-	// Pool is the agent pool the identity maps to.
-	Pool string
-	// Tags are the pool's tags; they override what the agent claims.
-	Tags map[string]string
-	// Expires is when the proof's credentials expire: the connection must be
-	// proven again before then or it is closed.
-	Expires time.Time
-}
+// Identity is who a connecting agent proved to be, and its pool.
+type Identity = identity.Identity
 
-func (id Identity) String() string { return id.Kind + ":" + id.Subject }
+// principal names an identity uniquely: its kind and subject.
+func principal(id Identity) string { return id.Kind + ":" + id.Subject }
 
 // ErrUnauthenticated is wrapped by every refusal of an agent's proof.
 var ErrUnauthenticated = errors.New("agent identity not proven")
@@ -140,7 +128,7 @@ func (s *Scheduler) Connect(id Identity) (string, error) {
 			expires = id.Expires.UnixMilli()
 		}
 		s.exec(`INSERT INTO conns (conn, identity, pool, tags, agent_id, opened_ms, expires_ms, next_ms) VALUES (?, ?, ?, ?, '', ?, ?, ?)`,
-			conn, id.String(), id.Pool, string(tags), s.nowMS(), expires, reproveAt(s.nowMS(), expires))
+			conn, principal(id), id.Pool, string(tags), s.nowMS(), expires, reproveAt(s.nowMS(), expires))
 		ev.rearm = true
 		return nil
 	})
@@ -173,7 +161,7 @@ func (s *Scheduler) Reproved(conn string, id Identity, verifyErr error) error {
 		switch {
 		case verifyErr != nil:
 			closeReason = "re-proof refused: " + verifyErr.Error()
-		case asString(rows[0][0]) != id.String():
+		case asString(rows[0][0]) != principal(id):
 			closeReason = "re-proof is for another identity"
 		default:
 			expires := id.Expires.UnixMilli()

@@ -274,23 +274,8 @@ func (b *bencher) dispatch(n int) (chain, submit []time.Duration, err error) {
 		}
 		return c.WriteMessage(websocket.BinaryMessage, b)
 	}
-	next := func(want wire.Type) (wire.Frame, error) {
-		for {
-			_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
-			_, b, err := c.ReadMessage()
-			if err != nil {
-				return wire.Frame{}, err
-			}
-			f, err := wire.Decode(b)
-			if err != nil {
-				return wire.Frame{}, err
-			}
-			if f.Type == want {
-				return f, nil
-			}
-		}
-	}
-	if err := send(wire.Frame{Type: wire.THello, Hello: &wire.Hello{Name: "bench", Slots: 1, Tags: map[string]string{"queue": "bench"}}}); err != nil {
+	next := func(want wire.Type) (wire.Frame, error) { return nextFrame(c, want) }
+	if err := send(wire.Frame{Type: wire.THello, Hello: &wire.Hello{Name: "bench", Slots: 1, Tags: map[string]string{"bench": "chain"}}}); err != nil {
 		return nil, nil, err
 	}
 	if _, err := next(wire.TWelcome); err != nil {
@@ -299,7 +284,7 @@ func (b *bencher) dispatch(n int) (chain, submit []time.Duration, err error) {
 	var p strings.Builder
 	p.WriteString("steps:\n")
 	for i := 0; i < n; i++ {
-		fmt.Fprintf(&p, "  - key: j%d\n    command: x\n    agents: {queue: bench}\n", i)
+		fmt.Fprintf(&p, "  - key: j%d\n    command: x\n    agents: {bench: chain}\n", i)
 		if i > 0 {
 			fmt.Fprintf(&p, "    depends_on: j%d\n", i-1)
 		}
@@ -330,7 +315,7 @@ func (b *bencher) dispatch(n int) (chain, submit []time.Duration, err error) {
 	// Submit → first job, for a one-step run.
 	for i := 0; i < 200; i++ {
 		start := time.Now()
-		if _, err := submitRun(client, server, "steps:\n  - key: one\n    command: x\n    agents: {queue: bench}\n"); err != nil {
+		if _, err := submitRun(client, server, "steps:\n  - key: one\n    command: x\n    agents: {bench: chain}\n"); err != nil {
 			return nil, nil, err
 		}
 		f, err := next(wire.TAssign)
