@@ -87,7 +87,10 @@ func Start(ctx context.Context, o Options) (*ControlPlane, error) {
 		"PATH="+filepath.Join(o.Root, "node_modules/.bin")+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"WRANGLER_SEND_METRICS=false", "CI=true", "NO_COLOR=1")
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, so Stop ends workerd too; and if this process
+	// dies without stopping it (SIGKILL, a test timeout), the kernel tells
+	// wrangler to stop rather than leave it holding the port.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("devstack: start wrangler: %w", err)
 	}
