@@ -23,20 +23,20 @@ type keySet struct {
 
 var (
 	topKeys = keySet{
-		supported:      []string{"env", "steps"},
-		unsupported:    []string{"agents", "image", "notify", "priority", "secrets"},
+		supported:      []string{"env", "secrets", "steps"},
+		unsupported:    []string{"agents", "image", "notify", "priority"},
 		anchorsAllowed: true,
 	}
 	commandStepKeys = keySet{
 		supported: []string{
 			"agents", "command", "commands", "depends_on", "env", "key", "label",
-			"name", "retry", "soft_fail", "timeout_in_minutes", "type", "wasm",
+			"name", "retry", "secrets", "soft_fail", "timeout_in_minutes", "type", "wasm",
 		},
 		unsupported: []string{
 			"allow_dependency_failure", "artifact_paths", "branches", "cache",
 			"cancel_on_build_failing", "concurrency", "concurrency_group",
 			"concurrency_method", "id", "identifier", "if", "if_changed", "image",
-			"matrix", "notify", "parallelism", "plugins", "priority", "secrets",
+			"matrix", "notify", "parallelism", "plugins", "priority",
 			"signature", "skip",
 		},
 	}

@@ -68,6 +68,8 @@ func (p *parser) pipeline(root *node) *Pipeline {
 		switch kv.key.value {
 		case "env":
 			pl.Env = p.env(kv.val)
+		case "secrets":
+			pl.Secrets = p.secrets(kv.val)
 		case "steps":
 			kv := kv
 			stepsPair = &kv
@@ -103,6 +105,7 @@ func (p *parser) pipeline(root *node) *Pipeline {
 		return nil
 	}
 	pl.Steps = p.resolve()
+	p.checkSecretNames(pl)
 	return pl
 }
 
@@ -260,6 +263,8 @@ func (p *parser) commandStep(e *entry, m, outer *node) {
 			e.deps = p.dependsOn(v)
 		case "env":
 			s.Env = p.env(v)
+		case "secrets":
+			s.Secrets = p.secrets(v)
 		case "agents":
 			s.Agents = p.agents(v)
 		case "retry":

@@ -210,6 +210,21 @@ func TestOKFixtures(t *testing.T) {
 		{"ok/top-anchors.yml", &Pipeline{
 			Steps: []*Step{{Key: "step-1", Label: "Test", Commands: []string{"make test"}, Line: 5, Column: 5}},
 		}},
+		{"ok/secrets.yml", &Pipeline{
+			Env:     []EnvVar{{"REGION", "eu-west-1"}},
+			Secrets: []Secret{{"GITHUB_TOKEN", "env://GITHUB_TOKEN", 5, 11}, {"SHARED", "env://SHARED", 5, 25}},
+			Steps: []*Step{
+				{Key: "publish", Commands: []string{"npm publish"}, Line: 7, Column: 5, Secrets: []Secret{
+					{"NPM_TOKEN", "vault://secret/ci/npm#token", 10, 7},
+					{"DB_PASSWORD", "aws-sm://prod/db#password", 11, 7},
+					{"SHARED", "azure-kv://ci-vault/shared-token", 12, 7},
+					{"SIGNING_KEY", "gcp-sm://projects/my-project/secrets/signing/versions/latest", 13, 7},
+					{"LEGACY", "env://LEGACY_TOKEN", 14, 7},
+					{"DEV_ONLY", "age://.airlock/secrets.age#DEV_ONLY", 15, 7},
+				}},
+				{Key: "plain", Commands: []string{"make"}, Line: 16, Column: 5},
+			},
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

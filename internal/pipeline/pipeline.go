@@ -20,6 +20,9 @@ import (
 type Pipeline struct {
 	// Env applies to every step; step env overrides it. Order as written.
 	Env []EnvVar
+	// Secrets apply to every step; a step's own secret of the same name
+	// overrides one. Use SecretsFor to get a step's secrets.
+	Secrets []Secret
 	// Steps in file order. `wait` steps are gone: their effect is in the
 	// DependsOn of the steps after them.
 	Steps []*Step
@@ -53,6 +56,8 @@ type Step struct {
 	SoftFail         SoftFail
 	// Wasm is set for an Airlock Wasm plugin step.
 	Wasm *WasmStep
+	// Secrets the step declares (`secrets:`), beyond the pipeline's.
+	Secrets []Secret
 	// Line and Column locate the step in the file.
 	Line, Column int
 }
