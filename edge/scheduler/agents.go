@@ -482,6 +482,7 @@ func (ev *event) dispatch() {
 			Plugin:         j.Spec.Plugin,
 			Repository:     repo[0],
 			Commit:         repo[1],
+			Secrets:        j.Spec.Secrets,
 		}})
 		ev.rearm = true
 	}

@@ -68,6 +68,7 @@ type PipelineError struct {
 type jobSpec struct {
 	Commands       []string          `json:"commands,omitempty"`
 	Env            []wire.EnvVar     `json:"env,omitempty"`
+	Secrets        []wire.SecretRef  `json:"secrets,omitempty"`
 	TimeoutMinutes int               `json:"timeout_min,omitempty"`
 	Plugin         *wire.Plugin      `json:"plugin,omitempty"`
 	Retry          []retryRule       `json:"retry,omitempty"`
@@ -163,6 +164,10 @@ func specOf(p *pipeline.Pipeline, st *pipeline.Step) jobSpec {
 	}
 	for _, e := range st.Env {
 		spec.Env = append(spec.Env, wire.EnvVar{Name: e.Name, Value: e.Value})
+	}
+	// References only: the agent resolves them (see internal/secretref).
+	for _, s := range p.SecretsFor(st) {
+		spec.Secrets = append(spec.Secrets, wire.SecretRef{Env: s.Env, Ref: s.Ref})
 	}
 	for _, r := range st.Retry {
 		spec.Retry = append(spec.Retry, retryRule{ExitStatuses: r.ExitStatuses, Limit: r.Limit})

@@ -166,6 +166,19 @@ type Job struct {
 	// Repository and Commit say what to check out into the workspace.
 	Repository string `cbor:"repo,omitempty"`
 	Commit     string `cbor:"commit,omitempty"`
+	// Secrets are the secrets the step declares, as references only: the
+	// agent resolves them itself, so no secret value ever passes through the
+	// control plane. Optional, so older agents and control planes still
+	// speak version 2 (an older agent refuses a frame that carries it).
+	Secrets []SecretRef `cbor:"secrets,omitempty"`
+}
+
+// SecretRef is one secret a step declares: the environment variable it is
+// put in and where the agent finds it (a secretref reference, such as
+// vault://secret/ci/npm#token).
+type SecretRef struct {
+	Env string `cbor:"env" json:"env"`
+	Ref string `cbor:"ref" json:"ref"`
 }
 
 // EnvVar is one environment variable, value exactly as written.
