@@ -16,13 +16,9 @@ type machine struct {
 	dense      []int32    // row per dense state
 	denseDepth []int32    // by row number (code / stride)
 
-	edgeOff  []int32 // sparse state i's edges are edgeOff[i]:edgeOff[i+1]
-	edgeByte []byte
+	sparse   []sparseState
+	edgeByte []byte // edges past each sparse state's first
 	edgeNext []int32
-	fail     []int32
-	depth    []int32
-	outLen   []int32 // longest pattern ending in this state, 0 if none
-	outName  []int32
 
 	maxDenseDepth int32
 }
@@ -30,6 +26,20 @@ type machine struct {
 // Dense rows cost stride×4 bytes each; past this many the shallowest states
 // already absorb ordinary text, and more rows only cost cache.
 const maxDenseStates = 1 << 13
+
+// sparseState is one state of a pattern's tail, all it needs in one cache
+// line: most have a single edge, kept inline.
+type sparseState struct {
+	b       byte  // the first edge's byte
+	nEdges  uint8 // 0, 1, or more: edges past the first are edgeByte/edgeNext[more:]
+	next    int32 // the first edge's target
+	more    int32
+	nMore   int32
+	fail    int32
+	depth   int32
+	outLen  int32 // longest pattern ending in this state, 0 if none
+	outName int32
+}
 
 type pattern struct {
 	s    string
@@ -174,39 +184,41 @@ func compile(pats []pattern) *machine {
 		m.denseDepth[i] = depth[u]
 	}
 
-	m.edgeOff = make([]int32, 0, sparse+1)
-	m.fail = make([]int32, 0, sparse)
-	m.depth = make([]int32, 0, sparse)
-	m.outLen = make([]int32, 0, sparse)
-	m.outName = make([]int32, 0, sparse)
+	m.sparse = make([]sparseState, 0, sparse)
 	for u := range n {
 		if isDense[u] {
 			continue
 		}
-		m.edgeOff = append(m.edgeOff, int32(len(m.edgeByte)))
+		st := sparseState{fail: code[fail[u]], depth: depth[u], outLen: outLen[u], outName: outName[u]}
 		for c := first[u]; c >= 0; c = next[c] {
+			if st.nEdges == 0 {
+				st.b, st.next, st.nEdges = label[c], code[c], 1
+				st.more = int32(len(m.edgeByte))
+				continue
+			}
+			st.nEdges = 2
+			st.nMore++
 			m.edgeByte = append(m.edgeByte, label[c])
 			m.edgeNext = append(m.edgeNext, code[c])
 		}
-		m.fail = append(m.fail, code[fail[u]])
-		m.depth = append(m.depth, depth[u])
-		m.outLen = append(m.outLen, outLen[u])
-		m.outName = append(m.outName, outName[u])
+		m.sparse = append(m.sparse, st)
 	}
-	m.edgeOff = append(m.edgeOff, int32(len(m.edgeByte)))
 	return m
 }
 
 // step is the transition from sparse state code on b.
 func (m *machine) step(code int32, b byte) int32 {
 	for code < 0 {
-		i := ^code
-		for e := m.edgeOff[i]; e < m.edgeOff[i+1]; e++ {
+		st := &m.sparse[^code]
+		if st.nEdges > 0 && st.b == b {
+			return st.next
+		}
+		for e := st.more; e < st.more+st.nMore; e++ {
 			if m.edgeByte[e] == b {
 				return m.edgeNext[e]
 			}
 		}
-		code = m.fail[i]
+		code = st.fail
 	}
 	return m.dense[code+int32(m.classes[b])]
 }
@@ -215,7 +227,7 @@ func (m *machine) step(code int32, b byte) int32 {
 // that is a prefix of a pattern: no later match can start before it.
 func (m *machine) stateDepth(code int32) int32 {
 	if code < 0 {
-		return m.depth[^code]
+		return m.sparse[^code].depth
 	}
 	return m.denseDepth[code/m.stride]
 }

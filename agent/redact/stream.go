@@ -54,9 +54,9 @@ func (s *stream) feed(p []byte) {
 				continue
 			}
 		}
-		if j := ^code; m.outLen[j] > 0 {
+		if st := &m.sparse[^code]; st.outLen > 0 {
 			end := s.pos + int64(i)
-			s.match(end-int64(m.outLen[j]), end, m.outName[j], m.outLen[j], end-int64(m.depth[j]))
+			s.match(end-int64(st.outLen), end, st.outName, st.outLen, end-int64(st.depth))
 		}
 	}
 	s.code = code
