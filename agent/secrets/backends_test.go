@@ -158,7 +158,9 @@ func TestAWSSecretsManager(t *testing.T) {
 
 type staticCreds aws.Credentials
 
-func (c staticCreds) Retrieve(context.Context) (aws.Credentials, error) { return aws.Credentials(c), nil }
+func (c staticCreds) Retrieve(context.Context) (aws.Credentials, error) {
+	return aws.Credentials(c), nil
+}
 
 // fakeVault is Vault's AWS auth login (checking the signed request by
 // sending it to STS, as Vault does) and a KV v2 read that checks the token.
