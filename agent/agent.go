@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/airlockci/airlock/agent/runner"
+	"github.com/airlockci/airlock/agent/secrets"
 	"github.com/airlockci/airlock/internal/identity"
 	"github.com/airlockci/airlock/internal/wire"
 )
@@ -60,6 +61,9 @@ type Agent struct {
 	Prover Prover
 	Shell  runner.Runner
 	Wasm   runner.Runner
+	// Secrets resolves the references a job declares, with the agent's own
+	// identity; nil resolves none (a job that declares secrets fails).
+	Secrets *secrets.Resolver
 	// Logf receives the agent's own operational messages.
 	Logf func(format string, args ...any)
 
@@ -380,12 +384,24 @@ func (a *Agent) execute(ctx context.Context, spec *wire.Job, log io.Writer) runn
 	if !a.KeepWorkspaces && a.Workspace == "" {
 		defer os.RemoveAll(dir)
 	}
-	return RunStep(ctx, a.Shell, a.Wasm, spec, dir, log)
+	// After the checkout: age:// secrets are files in the workspace.
+	resolved, err := a.Secrets.Resolve(ctx, spec.Secrets, dir)
+	if err != nil {
+		// The error names the reference, never a value.
+		fmt.Fprintf(log, "airlock: %v\n", err)
+		return runner.Result{ExitStatus: -1, Reason: err.Error()}
+	}
+	// REDACTOR: this is the one place where every secret value of the step
+	// (resolved[i].Value) is known before the step writes anything: register
+	// them with the masking redactor here, wrap log with it, and mask the
+	// Reason of the Result returned below.
+	return RunStep(ctx, a.Shell, a.Wasm, spec, dir, log, resolved)
 }
 
 // RunStep runs one job's step in dir with the right runner. It is shared by
-// the agent and `airlock run --local`.
-func RunStep(ctx context.Context, shell, wasm runner.Runner, spec *wire.Job, dir string, log io.Writer) runner.Result {
+// the agent and `airlock run --local`. resolved are the step's secrets: each
+// goes into its environment variable and, for a Wasm plugin, airlock_secret.
+func RunStep(ctx context.Context, shell, wasm runner.Runner, spec *wire.Job, dir string, log io.Writer, resolved []secrets.Secret) runner.Result {
 	step := runner.Step{Dir: dir, Commands: spec.Commands, Plugin: spec.Plugin}
 	step.Env = append(step.Env,
 		"CI=true", "AIRLOCK=true",
@@ -393,6 +409,15 @@ func RunStep(ctx context.Context, shell, wasm runner.Runner, spec *wire.Job, dir
 		fmt.Sprintf("AIRLOCK_ATTEMPT=%d", spec.Attempt), "AIRLOCK_COMMIT="+spec.Commit)
 	for _, e := range spec.Env {
 		step.Env = append(step.Env, e.Name+"="+e.Value)
+	}
+	// After env: the parser refuses a name that is both, so nothing is
+	// shadowed; later entries win in the runners.
+	for _, s := range resolved {
+		step.Env = append(step.Env, s.Env+"="+s.Value)
+		if step.Secrets == nil {
+			step.Secrets = make(map[string]string, len(resolved))
+		}
+		step.Secrets[s.Env] = s.Value
 	}
 	if spec.TimeoutMinutes > 0 {
 		step.Timeout = time.Duration(spec.TimeoutMinutes) * time.Minute

@@ -17,6 +17,7 @@ import (
 	"github.com/airlockci/airlock/agent"
 	agentid "github.com/airlockci/airlock/agent/identity"
 	"github.com/airlockci/airlock/agent/runner"
+	"github.com/airlockci/airlock/agent/secrets"
 )
 
 func main() {
@@ -31,6 +32,7 @@ func main() {
 	pluginPath := flag.String("plugin-path", "", "colon-separated folders where Wasm plugins are found by name")
 	cacheDir := flag.String("cache-dir", filepath.Join(cache, "airlock", "wasm"), "compiled Wasm plugin cache")
 	newProver := agentid.FromFlags(flag.CommandLine)
+	newResolver := secrets.FromFlags(flag.CommandLine)
 	flag.Parse()
 
 	tagMap := map[string]string{}
@@ -61,6 +63,12 @@ func main() {
 		Shell:  &runner.Shell{},
 		Wasm:   wasm,
 		Logf:   func(f string, args ...any) { fmt.Fprintf(os.Stderr, "airlock-agent: "+f+"\n", args...) },
+	}
+	// Secrets are fetched with the same workload identity the agent proves
+	// itself with; the control plane only ever sees references.
+	if a.Secrets, err = newResolver(); err != nil {
+		fmt.Fprintf(os.Stderr, "airlock-agent: %v\n", err)
+		os.Exit(2)
 	}
 	if err := a.Run(ctx); err != nil && ctx.Err() == nil {
 		fmt.Fprintf(os.Stderr, "airlock-agent: %v\n", err)

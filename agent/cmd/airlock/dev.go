@@ -14,6 +14,7 @@ import (
 	"github.com/airlockci/airlock/agent"
 	agentid "github.com/airlockci/airlock/agent/identity"
 	"github.com/airlockci/airlock/agent/runner"
+	"github.com/airlockci/airlock/agent/secrets"
 	"github.com/airlockci/airlock/edge/scheduler"
 	"github.com/airlockci/airlock/internal/devstack"
 )
@@ -27,6 +28,7 @@ func devCmd(args []string) int {
 	runFile := fs.String("run", "", "submit this pipeline, follow it, then stop everything")
 	logs := fs.Bool("logs", false, "with --run: stream every step's log")
 	slots := fs.Int("slots", 2, "jobs the agent runs at once")
+	ageIdentity := fs.String("age-identity", "", "age identity file for the pipeline's age:// secrets")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return 2
 	}
@@ -89,6 +91,10 @@ func devCmd(args []string) int {
 		Shell:  &runner.Shell{},
 		Wasm:   wasm,
 		Logf:   func(f string, a ...any) { fmt.Fprintf(os.Stderr, "agent: "+f+"\n", a...) },
+	}
+	if a.Secrets, err = secrets.Local(*ageIdentity); err != nil {
+		fmt.Fprintf(os.Stderr, "airlock dev: %v\n", err)
+		return 1
 	}
 	actx, cancelAgent := context.WithCancel(context.Background())
 	agentDone := make(chan error, 1)

@@ -24,6 +24,7 @@ import (
 	"github.com/airlockci/airlock/agent"
 	"github.com/airlockci/airlock/agent/local"
 	"github.com/airlockci/airlock/agent/runner"
+	"github.com/airlockci/airlock/agent/secrets"
 	"github.com/airlockci/airlock/edge/scheduler"
 	"github.com/airlockci/airlock/internal/pipeline"
 )
@@ -44,6 +45,7 @@ func runCmd(args []string) int {
 	logs := fs.Bool("logs", false, "stream every step's log while following")
 	localRun := fs.Bool("local", false, "run on this machine with the agent's step runner, no control plane")
 	repo := fs.String("repo", "", "repository agents check out (default: this checkout's path for a local server, else its origin URL)")
+	ageIdentity := fs.String("age-identity", "", "with --local: age identity file for the pipeline's age:// secrets")
 	pluginPath := fs.String("plugin-path", "", "folders (colon-separated) where --local finds Wasm plugins by name (default: build/plugins of the pipeline's checkout)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -73,7 +75,7 @@ func runCmd(args []string) int {
 		if len(paths) == 0 {
 			paths = []string{filepath.Join(checkoutRoot(file), "build", "plugins")}
 		}
-		return runLocal(ctx, req, *logs, paths)
+		return runLocal(ctx, req, *logs, paths, *ageIdentity)
 	}
 	describeCheckout(&req, file, *repo, *server)
 	api := &httpAPI{base: strings.TrimSuffix(*server, "/"), client: &http.Client{Timeout: 30 * time.Second}}
@@ -137,7 +139,7 @@ func describeCheckout(req *scheduler.SubmitRequest, file, repo, server string) {
 	}
 }
 
-func runLocal(ctx context.Context, req scheduler.SubmitRequest, logs bool, pluginPath []string) int {
+func runLocal(ctx context.Context, req scheduler.SubmitRequest, logs bool, pluginPath []string, ageIdentity string) int {
 	cp, err := local.New(func(string, ...any) {})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "airlock run --local: %v\n", err)
@@ -151,6 +153,11 @@ func runLocal(ctx context.Context, req scheduler.SubmitRequest, logs bool, plugi
 	a := &agent.Agent{
 		Name: "local", Slots: runtime.NumCPU(), Workspace: wd,
 		Dialer: cp.Dialer("local"), Shell: &runner.Shell{}, Wasm: wasm,
+	}
+	// The same resolution as on an agent, with this machine's identity.
+	if a.Secrets, err = secrets.Local(ageIdentity); err != nil {
+		fmt.Fprintf(os.Stderr, "airlock run --local: %v\n", err)
+		return 1
 	}
 	actx, cancelAgent := context.WithCancel(context.Background())
 	agentDone := make(chan struct{})
