@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/airlockci/airlock/agent/redact"
 	"github.com/airlockci/airlock/agent/runner"
 	"github.com/airlockci/airlock/agent/secrets"
 	"github.com/airlockci/airlock/internal/identity"
@@ -391,11 +392,22 @@ func (a *Agent) execute(ctx context.Context, spec *wire.Job, log io.Writer) runn
 		fmt.Fprintf(log, "airlock: %v\n", err)
 		return runner.Result{ExitStatus: -1, Reason: err.Error()}
 	}
-	// REDACTOR: this is the one place where every secret value of the step
-	// (resolved[i].Value) is known before the step writes anything: register
-	// them with the masking redactor here, wrap log with it, and mask the
-	// Reason of the Result returned below.
-	return RunStep(ctx, a.Shell, a.Wasm, spec, dir, log, resolved)
+	// Every byte the step writes, and its failure reason, is masked here on
+	// the agent, before anything is sent: the control plane never sees a
+	// secret value, in any of its common encodings.
+	named := make([]redact.Secret, len(resolved))
+	for i, r := range resolved {
+		named[i] = redact.Secret{Name: r.Env, Value: r.Value}
+	}
+	red, warnings := redact.New(named, redact.Options{})
+	masked := red.Writer(log)
+	for _, w := range warnings {
+		fmt.Fprintf(masked, "airlock: warning: %s\n", w)
+	}
+	res := RunStep(ctx, a.Shell, a.Wasm, spec, dir, masked, resolved)
+	masked.Close() // flushes the held-back tail into log
+	res.Reason = red.String(res.Reason)
+	return res
 }
 
 // RunStep runs one job's step in dir with the right runner. It is shared by

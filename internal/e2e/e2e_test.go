@@ -188,7 +188,7 @@ func (s *stack) wait(id string, limit time.Duration) scheduler.RunView {
 
 // startAgent runs an in-process agent over a real WebSocket until the test
 // ends; it proves the dev role like an ECS task.
-func startAgent(t testing.TB, s *stack, name string, slots int) *agent.Agent {
+func startAgent(t testing.TB, s *stack, name string, slots int, configure ...func(*agent.Agent)) *agent.Agent {
 	t.Helper()
 	server := s.cp.URL
 	root := repoRoot(t)
@@ -199,6 +199,9 @@ func startAgent(t testing.TB, s *stack, name string, slots int) *agent.Agent {
 		Prover: s.prover(),
 		Shell:  &runner.Shell{}, Wasm: w,
 		Logf: func(f string, args ...any) { t.Logf(name+": "+f, args...) },
+	}
+	for _, c := range configure {
+		c(a)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
