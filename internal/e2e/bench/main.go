@@ -15,6 +15,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -139,8 +140,84 @@ func run(out string, jobs, requests int) error {
 		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %.2f× |\n", r.name, len(lat[k]), ms(pct(lat[k], 50)), ms(pct(lat[k], 99)), ms(pct(lat[k], 100)), float64(pct(lat[k], 50))/float64(floor))
 	}
 	fmt.Fprintf(&b, "\nTarget: API p50 ≤ 1.5× the plain-JS floor.\n")
+
+	// The agent's hot paths, as Go benchmarks in the same run: secret
+	// masking throughput (every log byte passes through it) and step start
+	// latency per runtime.
+	for _, gb := range []struct{ title, target, pkg, pattern string }{
+		{"Secret masking throughput", "≥ 200 MB/s on one core with 100 secrets and their encodings", "./agent/redact/", "BenchmarkRedact"},
+		{"Step start latency", "a warm Wasm plugin step starts in ≤ 5 ms, at least 40× faster than a container", "./agent/runner/", "BenchmarkStepStart"},
+	} {
+		fmt.Println("go bench:", gb.pattern)
+		out, err := goBench(gb.pkg, gb.pattern)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "\n## %s\n\n`GOMAXPROCS=1 go test -run '^$' -bench %s -benchmem -count 5 %s`, medians of 5 runs.\n\n", gb.title, gb.pattern, gb.pkg)
+		fmt.Fprintf(&b, "| benchmark | median | |\n|---|---|---|\n")
+		for _, r := range out {
+			fmt.Fprintf(&b, "| %s | %s | %s |\n", r.name, r.primary, r.secondary)
+		}
+		fmt.Fprintf(&b, "\nTarget: %s.\n", gb.target)
+	}
 	fmt.Print(b.String())
 	return os.WriteFile(out, []byte(b.String()), 0o644)
+}
+
+type goBenchRow struct{ name, primary, secondary string }
+
+// goBench runs Go benchmarks five times on one core and returns each
+// benchmark's median ns/op, and its median MB/s where it reports one.
+func goBench(pkg, pattern string) ([]goBenchRow, error) {
+	cmd := exec.Command("go", "test", "-run", "^$", "-bench", pattern, "-benchmem", "-count", "5", pkg)
+	cmd.Env = append(os.Environ(), "GOMAXPROCS=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("go test -bench %s %s: %v\n%s", pattern, pkg, err, out)
+	}
+	type samples struct{ ns, mbs []float64 }
+	byName := map[string]*samples{}
+	var order []string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
+			continue
+		}
+		name := strings.TrimSuffix(f[0], "-1")
+		sm := byName[name]
+		if sm == nil {
+			sm = &samples{}
+			byName[name] = sm
+			order = append(order, name)
+		}
+		for i := 2; i+1 < len(f); i += 2 {
+			var v float64
+			fmt.Sscanf(f[i], "%g", &v)
+			switch f[i+1] {
+			case "ns/op":
+				sm.ns = append(sm.ns, v)
+			case "MB/s":
+				sm.mbs = append(sm.mbs, v)
+			}
+		}
+	}
+	median := func(xs []float64) float64 {
+		sort.Float64s(xs)
+		return xs[len(xs)/2]
+	}
+	var rows []goBenchRow
+	for _, name := range order {
+		sm := byName[name]
+		if len(sm.ns) == 0 {
+			continue
+		}
+		r := goBenchRow{name: name, primary: time.Duration(median(sm.ns)).String() + "/op"}
+		if len(sm.mbs) > 0 {
+			r.primary, r.secondary = fmt.Sprintf("%.0f MB/s", median(sm.mbs)), r.primary
+		}
+		rows = append(rows, r)
+	}
+	return rows, nil
 }
 
 func row(b *strings.Builder, name string, d []time.Duration) {
