@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"net/http"
@@ -46,6 +48,12 @@ func devCmd(args []string) int {
 		return 1
 	}
 	const agentName = "dev-agent-1"
+	// A secret only the agent has, for the demo pipeline's secret-masking step.
+	if os.Getenv("AIRLOCK_DEMO_TOKEN") == "" {
+		b := make([]byte, 16)
+		_, _ = rand.Read(b)
+		os.Setenv("AIRLOCK_DEMO_TOKEN", "demo-"+hex.EncodeToString(b))
+	}
 	// The agent's cloud: a local STS and container-credentials endpoint stand
 	// in for AWS, so the agent proves its role exactly as it would in ECS.
 	cloud, err := devstack.StartCloud(agentName)
