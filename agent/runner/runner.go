@@ -1,6 +1,6 @@
-// Package runner runs one job's step on the agent's machine: a shell command
-// or a Wasm plugin. It knows nothing of the control plane; the agent and
-// `airlock run --local` both drive it.
+// Package runner runs one job's step on the agent's machine: a shell command,
+// a Wasm plugin, or commands in a container. It knows nothing of the control
+// plane; the agent and `airlock run --local` both drive it.
 //
 // Contract: Run is called once per Step; it returns when the step has ended
 // and every process it started is gone. Output is written to log as it is
@@ -28,6 +28,11 @@ type Step struct {
 	Env      []string
 	Commands []string
 	Plugin   *wire.Plugin
+	// Container, when set, runs Commands in a container (the Container
+	// runner); Dir is mounted into it.
+	Container *wire.Container
+	// Job is the job's ID; a container carries it in a label.
+	Job string
 	// Timeout is 0 for no timeout.
 	Timeout time.Duration
 	// Secrets are the values of the secrets the step declares, by name. A

@@ -163,6 +163,9 @@ type Job struct {
 	Env            []EnvVar `cbor:"env,omitempty"`
 	TimeoutMinutes int      `cbor:"timeout_min,omitempty"`
 	Plugin         *Plugin  `cbor:"plugin,omitempty"`
+	// Container, when set, runs the Commands in a container instead of on
+	// the agent's host.
+	Container *Container `cbor:"container,omitempty"`
 	// Repository and Commit say what to check out into the workspace.
 	Repository string `cbor:"repo,omitempty"`
 	Commit     string `cbor:"commit,omitempty"`
@@ -209,6 +212,25 @@ type Plugin struct {
 	TimeoutMillis int64 `cbor:"timeout_ms,omitempty"`
 	// MemoryBytes caps the plugin's linear memory; 0 leaves the agent's cap.
 	MemoryBytes int64 `cbor:"memory,omitempty"`
+}
+
+// Container is a container step: the step's commands run in Image through
+// the agent's Docker Engine API, with the job workspace mounted at Workdir.
+type Container struct {
+	// Image is an image reference; the agent pulls it only if it is absent.
+	Image string `cbor:"image" json:"image"`
+	// Entrypoint replaces the image's entrypoint; the commands are then
+	// its arguments, one each, instead of one `/bin/sh -e -c` script.
+	Entrypoint string `cbor:"entrypoint,omitempty" json:"entrypoint,omitempty"`
+	// Command is the container's command (exec form) for a step without
+	// commands (the docker plugin's `command`).
+	Command []string `cbor:"command,omitempty" json:"command,omitempty"`
+	// Workdir is where the workspace is mounted and the step runs; empty
+	// means /workspace.
+	Workdir string `cbor:"workdir,omitempty" json:"workdir,omitempty"`
+	// Environment is the docker plugin's `environment`: "KEY=VALUE" sets a
+	// variable, a bare "KEY" passes the step's (or the agent's) value.
+	Environment []string `cbor:"environment,omitempty" json:"environment,omitempty"`
 }
 
 // Log is a chunk of a job's output. Seq starts at 1 and increases by one per
