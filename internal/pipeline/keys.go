@@ -29,14 +29,14 @@ var (
 	}
 	commandStepKeys = keySet{
 		supported: []string{
-			"agents", "command", "commands", "depends_on", "env", "key", "label",
-			"name", "retry", "secrets", "soft_fail", "timeout_in_minutes", "type", "wasm",
+			"agents", "command", "commands", "depends_on", "env", "image", "key", "label",
+			"name", "plugins", "retry", "secrets", "soft_fail", "timeout_in_minutes", "type", "wasm",
 		},
 		unsupported: []string{
 			"allow_dependency_failure", "artifact_paths", "branches", "cache",
 			"cancel_on_build_failing", "concurrency", "concurrency_group",
-			"concurrency_method", "id", "identifier", "if", "if_changed", "image",
-			"matrix", "notify", "parallelism", "plugins", "priority",
+			"concurrency_method", "id", "identifier", "if", "if_changed",
+			"matrix", "notify", "parallelism", "priority",
 			"signature", "skip",
 		},
 	}

@@ -232,6 +232,10 @@ func (p *parser) commandStep(e *entry, m, outer *node) {
 		commandKey, labelKey *node
 		wasmKey, typeKey     *node
 		commandSeen          bool
+		// imageKey is `image:` or `plugins:` with the docker plugin;
+		// pluginRefused is set when a plugin was refused.
+		imageKey      *node
+		pluginRefused bool
 	)
 	known := commandStepKeys.check(p.c, m)
 	for _, kv := range known {
@@ -286,14 +290,36 @@ func (p *parser) commandStep(e *entry, m, outer *node) {
 		case "wasm":
 			wasmKey = k
 			s.Wasm = p.wasm(v)
+		case "image", "plugins":
+			var c *ContainerStep
+			if k.value == "image" {
+				c = p.image(v)
+			} else {
+				c, pluginRefused = p.plugins(v)
+			}
+			if c == nil {
+				continue
+			}
+			if imageKey != nil {
+				p.c.at(k, "both %q and %q set the step's image; use one", imageKey.value, k.value)
+				continue
+			}
+			imageKey, s.Container = k, c
 		}
 	}
+	hasCommand := s.Container != nil && len(s.Container.Command) > 0
 	switch {
+	case imageKey != nil && wasmKey != nil:
+		p.c.at(imageKey, "a wasm step runs no container; remove %q", imageKey.value)
+	case hasCommand && commandKey != nil:
+		p.c.at(commandKey, "both %q and the docker plugin's \"command\" say what to run; use one", commandKey.value)
+	case hasCommand:
+		// The docker plugin's command is what the step runs.
 	case wasmKey != nil && commandKey != nil:
 		p.c.at(wasmKey, "a step has either commands or wasm, not both")
 	case wasmKey != nil && typeKey != nil:
 		p.c.at(typeKey, "a wasm step has no type; remove \"type\"")
-	case wasmKey == nil && !commandSeen && len(known) == len(m.pairs):
+	case wasmKey == nil && !commandSeen && len(known) == len(m.pairs) && !pluginRefused:
 		// (With an unknown or unsupported key, that key is the likelier
 		// problem: a misspelt "comand", or a plugins-only step.)
 		p.c.at(outer, "step has nothing to run; expected \"command\", \"commands\" or \"wasm\"")

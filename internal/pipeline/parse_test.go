@@ -27,8 +27,12 @@ func checkValid(t testing.TB, p *Pipeline) {
 			t.Fatalf("duplicate step key %q", s.Key)
 		}
 		index[s.Key] = i
-		if (len(s.Commands) > 0) == (s.Wasm != nil) {
+		containerCommand := s.Container != nil && len(s.Container.Command) > 0
+		if (len(s.Commands) > 0 || containerCommand) == (s.Wasm != nil) {
 			t.Fatalf("step %q: got %d commands and wasm %v, want exactly one of them", s.Key, len(s.Commands), s.Wasm)
+		}
+		if s.Wasm != nil && s.Container != nil {
+			t.Fatalf("step %q: got a wasm step with an image", s.Key)
 		}
 		if s.Wasm != nil && s.Wasm.SHA256 != "" && !sha256Pattern.MatchString(s.Wasm.SHA256) {
 			t.Fatalf("step %q: bad sha256 %q", s.Key, s.Wasm.SHA256)
@@ -209,6 +213,27 @@ func TestOKFixtures(t *testing.T) {
 		}},
 		{"ok/top-anchors.yml", &Pipeline{
 			Steps: []*Step{{Key: "step-1", Label: "Test", Commands: []string{"make test"}, Line: 5, Column: 5}},
+		}},
+		{"ok/container.yml", &Pipeline{
+			Steps: []*Step{
+				{Key: "image", Commands: []string{"go test ./..."}, Container: &ContainerStep{Image: "golang:1.26"}, Line: 2, Column: 5},
+				{
+					Key: "docker-list", Commands: []string{"make dist"}, Env: []EnvVar{{"FOO", "bar"}},
+					Container: &ContainerStep{
+						Image:       "registry.example.com/team/builder@sha256:2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae",
+						Workdir:     "/app",
+						Environment: []string{"GOFLAGS=-mod=readonly", "NPM_TOKEN"},
+						Entrypoint:  "/bin/bash",
+					},
+					Line: 5, Column: 5,
+				},
+				{Key: "docker-map", Commands: []string{"echo hi"}, Container: &ContainerStep{Image: "alpine", Workdir: "/workdir"}, Line: 18, Column: 5},
+				{
+					Key:       "docker-command",
+					Container: &ContainerStep{Image: "alpine:3.20", Workdir: "/workdir", Command: []string{"echo", "hello world"}},
+					Line:      23, Column: 5,
+				},
+			},
 		}},
 		{"ok/secrets.yml", &Pipeline{
 			Env:     []EnvVar{{"REGION", "eu-west-1"}},

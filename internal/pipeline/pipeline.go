@@ -1,5 +1,6 @@
 // Package pipeline parses Airlock pipelines: the Buildkite pipeline syntax for
-// the parts Airlock supports, plus Airlock's Wasm plugin steps.
+// the parts Airlock supports, plus Airlock's Wasm plugin steps
+// and container steps.
 //
 // Parse is the one entry point. It reads untrusted YAML and either returns a
 // fully validated Pipeline (keys unique, dependencies present and acyclic,
@@ -56,6 +57,9 @@ type Step struct {
 	SoftFail         SoftFail
 	// Wasm is set for an Airlock Wasm plugin step.
 	Wasm *WasmStep
+	// Container is set for a step that runs in a container (`image:`, or
+	// Buildkite's docker plugin).
+	Container *ContainerStep
 	// Secrets the step declares (`secrets:`), beyond the pipeline's.
 	Secrets []Secret
 	// Line and Column locate the step in the file.
