@@ -480,6 +480,7 @@ func (ev *event) dispatch() {
 			Env:            j.Spec.Env,
 			TimeoutMinutes: j.Spec.TimeoutMinutes,
 			Plugin:         j.Spec.Plugin,
+			Container:      j.Spec.Container,
 			Repository:     repo[0],
 			Commit:         repo[1],
 			Secrets:        j.Spec.Secrets,

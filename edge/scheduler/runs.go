@@ -71,6 +71,7 @@ type jobSpec struct {
 	Secrets        []wire.SecretRef  `json:"secrets,omitempty"`
 	TimeoutMinutes int               `json:"timeout_min,omitempty"`
 	Plugin         *wire.Plugin      `json:"plugin,omitempty"`
+	Container      *wire.Container   `json:"container,omitempty"`
 	Retry          []retryRule       `json:"retry,omitempty"`
 	SoftFail       softFail          `json:"soft_fail"`
 	DependsOn      []dependency      `json:"depends_on,omitempty"`
@@ -178,6 +179,9 @@ func specOf(p *pipeline.Pipeline, st *pipeline.Step) jobSpec {
 	if st.Wasm != nil {
 		spec.Plugin = &wire.Plugin{Module: st.Wasm.Module, SHA256: st.Wasm.SHA256, Function: st.Wasm.Function, Config: st.Wasm.Config,
 			Workspace: st.Wasm.Workspace, AllowHosts: st.Wasm.AllowHosts, TimeoutMillis: st.Wasm.Timeout.Milliseconds(), MemoryBytes: st.Wasm.MemoryBytes}
+	}
+	if c := st.Container; c != nil {
+		spec.Container = &wire.Container{Image: c.Image, Entrypoint: c.Entrypoint, Command: c.Command, Workdir: c.Workdir, Environment: c.Environment}
 	}
 	return spec
 }
