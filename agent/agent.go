@@ -62,6 +62,8 @@ type Agent struct {
 	Prover Prover
 	Shell  runner.Runner
 	Wasm   runner.Runner
+	// Container runs steps with an image; nil refuses them.
+	Container runner.Runner
 	// Secrets resolves the references a job declares, with the agent's own
 	// identity; nil resolves none (a job that declares secrets fails).
 	Secrets *secrets.Resolver
@@ -404,7 +406,7 @@ func (a *Agent) execute(ctx context.Context, spec *wire.Job, log io.Writer) runn
 	for _, w := range warnings {
 		fmt.Fprintf(masked, "airlock: warning: %s\n", w)
 	}
-	res := RunStep(ctx, a.Shell, a.Wasm, spec, dir, masked, resolved)
+	res := RunStep(ctx, a.Shell, a.Wasm, a.Container, spec, dir, masked, resolved)
 	masked.Close() // flushes the held-back tail into log
 	res.Reason = red.String(res.Reason)
 	return res
@@ -413,8 +415,8 @@ func (a *Agent) execute(ctx context.Context, spec *wire.Job, log io.Writer) runn
 // RunStep runs one job's step in dir with the right runner. It is shared by
 // the agent and `airlock run --local`. resolved are the step's secrets: each
 // goes into its environment variable and, for a Wasm plugin, airlock_secret.
-func RunStep(ctx context.Context, shell, wasm runner.Runner, spec *wire.Job, dir string, log io.Writer, resolved []secrets.Secret) runner.Result {
-	step := runner.Step{Dir: dir, Commands: spec.Commands, Plugin: spec.Plugin}
+func RunStep(ctx context.Context, shell, wasm, container runner.Runner, spec *wire.Job, dir string, log io.Writer, resolved []secrets.Secret) runner.Result {
+	step := runner.Step{Dir: dir, Commands: spec.Commands, Plugin: spec.Plugin, Container: spec.Container, Job: spec.ID}
 	step.Env = append(step.Env,
 		"CI=true", "AIRLOCK=true",
 		"AIRLOCK_RUN_ID="+spec.RunID, "AIRLOCK_JOB_ID="+spec.ID, "AIRLOCK_STEP_KEY="+spec.Key,
@@ -435,8 +437,15 @@ func RunStep(ctx context.Context, shell, wasm runner.Runner, spec *wire.Job, dir
 		step.Timeout = time.Duration(spec.TimeoutMinutes) * time.Minute
 	}
 	r := shell
-	if spec.Plugin != nil {
+	switch {
+	case spec.Plugin != nil:
 		r = wasm
+	case spec.Container != nil:
+		r = container
+		if r == nil {
+			fmt.Fprintf(log, "airlock: this agent runs no container steps (no container engine configured); the step needs image %s\n", spec.Container.Image)
+			return runner.Result{ExitStatus: -1, Reason: "no container engine on this agent"}
+		}
 	}
 	if r == nil {
 		fmt.Fprintf(log, "airlock: this agent cannot run this kind of step\n")

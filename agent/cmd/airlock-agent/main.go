@@ -17,6 +17,7 @@ import (
 	"github.com/airlockci/airlock/agent"
 	agentid "github.com/airlockci/airlock/agent/identity"
 	"github.com/airlockci/airlock/agent/runner"
+	"github.com/airlockci/airlock/agent/runner/docker"
 	"github.com/airlockci/airlock/agent/secrets"
 )
 
@@ -31,6 +32,7 @@ func main() {
 	keep := flag.Bool("keep-workspaces", false, "keep each job's workspace after it ends")
 	pluginPath := flag.String("plugin-path", "", "colon-separated folders where Wasm plugins are found by name")
 	cacheDir := flag.String("cache-dir", filepath.Join(cache, "airlock", "wasm"), "compiled Wasm plugin cache")
+	dockerHost := flag.String("docker-host", envOr("DOCKER_HOST", docker.DefaultHost), "Docker Engine API socket for container steps, unix:///path.sock; dockerd or `podman system service` ($DOCKER_HOST)")
 	newProver := agentid.FromFlags(flag.CommandLine)
 	newResolver := secrets.FromFlags(flag.CommandLine)
 	flag.Parse()
@@ -62,7 +64,10 @@ func main() {
 		Prover: prover,
 		Shell:  &runner.Shell{},
 		Wasm:   wasm,
-		Logf:   func(f string, args ...any) { fmt.Fprintf(os.Stderr, "airlock-agent: "+f+"\n", args...) },
+		// The engine is contacted at the first container step; without
+		// one, those steps fail with an error naming the socket.
+		Container: &runner.Container{Host: *dockerHost},
+		Logf:      func(f string, args ...any) { fmt.Fprintf(os.Stderr, "airlock-agent: "+f+"\n", args...) },
 	}
 	// Secrets are fetched with the same workload identity the agent proves
 	// itself with; the control plane only ever sees references.

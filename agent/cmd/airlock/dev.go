@@ -98,7 +98,9 @@ func devCmd(args []string) int {
 		Prover: prover,
 		Shell:  &runner.Shell{},
 		Wasm:   wasm,
-		Logf:   func(f string, a ...any) { fmt.Fprintf(os.Stderr, "agent: "+f+"\n", a...) },
+		// $DOCKER_HOST, else /var/run/docker.sock: see docs/OPERATING.md.
+		Container: &runner.Container{},
+		Logf:      func(f string, a ...any) { fmt.Fprintf(os.Stderr, "agent: "+f+"\n", a...) },
 	}
 	if a.Secrets, err = secrets.Local(*ageIdentity); err != nil {
 		fmt.Fprintf(os.Stderr, "airlock dev: %v\n", err)

@@ -153,6 +153,7 @@ func runLocal(ctx context.Context, req scheduler.SubmitRequest, logs bool, plugi
 	a := &agent.Agent{
 		Name: "local", Slots: runtime.NumCPU(), Workspace: wd,
 		Dialer: cp.Dialer("local"), Shell: &runner.Shell{}, Wasm: wasm,
+		Container: &runner.Container{}, // $DOCKER_HOST, else /var/run/docker.sock
 	}
 	// The same resolution as on an agent, with this machine's identity.
 	if a.Secrets, err = secrets.Local(ageIdentity); err != nil {
