@@ -51,8 +51,8 @@ func TestRunStepContainer(t *testing.T) {
 		image = "localhost/airlock-test:latest"
 	}
 	spec := &wire.Job{JobRef: wire.JobRef{ID: "job-container-1", Attempt: 2}, Key: "build",
-		Env:      []wire.EnvVar{{Name: "GREETING", Value: "hello there"}},
-		Commands: []string{`echo "$GREETING $AIRLOCK_STEP_KEY $AIRLOCK_ATTEMPT $TOKEN $(pwd)"`},
+		Env:       []wire.EnvVar{{Name: "GREETING", Value: "hello there"}},
+		Commands:  []string{`echo "$GREETING $AIRLOCK_STEP_KEY $AIRLOCK_ATTEMPT $TOKEN $(pwd)"`},
 		Container: &wire.Container{Image: image}}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
