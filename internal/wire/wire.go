@@ -45,7 +45,11 @@ import (
 //   - 1 (2026-12-03): hello, welcome, assign, accept, log, log ack, finished,
 //     finished ack, heartbeat, cancel, error.
 //   - 2 (2026-12-03): challenge and proof, so an agent proves itself again on
-//     an open connection before its credentials expire.
+//     an open connection before its credentials expire; a job carries its
+//     secrets as references (Job.Secrets), its container (Job.Container)
+//     and its Wasm plugin's capabilities (workspace, hosts, timeout,
+//     memory). Decoding refuses unknown fields, so agent and control plane
+//     upgrade together at a version change.
 const Version = 2
 
 // MaxFrameSize is the largest encoded frame either side accepts.
