@@ -2,7 +2,6 @@ package runner
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -20,7 +19,6 @@ import (
 
 	extism "github.com/extism/go-sdk"
 	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/sys"
 
 	"github.com/airlockci/airlock/internal/wire"
@@ -78,6 +76,16 @@ var ErrModuleRefused = errors.New("plugin module refused")
 // CacheDir by hash. Compiled modules are kept in memory, keyed by SHA-256
 // and memory cap, for the life of the Wasm, and wazero's machine code on
 // disk in CacheDir, so a module is compiled once however many steps run it.
+//
+// Every step runs in a fresh instance, closed when the step ends. To start
+// warm steps quickly, the instances are made ahead of need: after a module
+// runs, SparesPerModule more are made and initialised in the background,
+// each attached to the workspace and log of the step that claims it (see
+// instancePool). A reactor plugin's runtime and package initialisers
+// therefore run before its step is known, with no workspace (/workspace is
+// an empty directory then), no secrets and no hosts; what they print goes
+// to the claiming step's log.
+//
 // Set the fields before the first Run and do not change them after; a Wasm
 // may run several steps at once. Close releases it once no Run is in
 // progress.
@@ -100,6 +108,10 @@ type Wasm struct {
 	// HTTPTimeout bounds one plugin HTTP request; 0 means
 	// DefaultHTTPTimeout.
 	HTTPTimeout time.Duration
+	// SparesPerModule is how many fresh instances of each recently used
+	// module are made ahead of its next step (see instancePool); 0 means
+	// DefaultSparesPerModule, a negative number none.
+	SparesPerModule int
 
 	// net is the production network policy unless a test changes it.
 	net netPolicy
@@ -114,14 +126,19 @@ type Wasm struct {
 	compiled map[string]*compiledPlugin // by SHA-256 and memory cap
 	fileSums map[fileIdentity]string    // hex SHA-256 of plugin path files
 	compiles atomic.Int64               // modules handed to the compiler, for tests
+
+	pool *instancePool // set by init
 }
 
 var _ Runner = (*Wasm)(nil)
 
 type compiledPlugin struct {
-	ready  chan struct{} // closed when plugin and err are set
+	ready  chan struct{} // closed when plugin, initExport and err are set
 	plugin *extism.CompiledPlugin
-	err    error
+	// initExport says the module's _initialize was renamed initExport:
+	// Airlock runs it when it makes an instance, ahead of the step.
+	initExport bool
+	err        error
 }
 
 // setLogLevel turns on Extism's log host functions, which are off until
@@ -133,6 +150,13 @@ func (w *Wasm) init() error {
 	w.initOnce.Do(func() {
 		setLogLevel.Do(func() { extism.SetLogLevel(extism.LogLevelInfo) })
 		w.compiled = make(map[string]*compiledPlugin)
+		spares := w.SparesPerModule
+		if spares == 0 {
+			spares = DefaultSparesPerModule
+		}
+		w.pool = newInstancePool(spares, func(ctx context.Context, c *compiledPlugin) (*pluginInstance, error) {
+			return w.instantiate(ctx, c, nil)
+		})
 		w.fileSums = make(map[fileIdentity]string)
 		transport := w.net.transport()
 		maxBytes := w.MaxHTTPResponseBytes
@@ -178,9 +202,12 @@ func (w *Wasm) init() error {
 	return w.initErr
 }
 
-// Close releases every compiled module and the compilation cache (the files
-// in CacheDir stay). Runs must have returned, and w is not used again.
+// Close releases the spare instances, every compiled module and the
+// compilation cache (the files in CacheDir stay); it returns once the
+// background work making spares has stopped. Runs must have returned, and
+// w is not used again.
 func (w *Wasm) Close(ctx context.Context) error {
+	w.pool.close()
 	w.mu.Lock()
 	compiled := w.compiled
 	w.compiled = map[string]*compiledPlugin{}
@@ -294,48 +321,52 @@ func (w *Wasm) run(ctx context.Context, step Step, lim limits, sum string, load 
 		return Result{}, false
 	}
 
-	mc := wazero.NewModuleConfig().
-		WithStdout(log).
-		WithStderr(log).
-		WithSysWalltime().
-		WithSysNanotime().
-		WithSysNanosleep().
-		WithRandSource(rand.Reader)
+	fn := p.Function
+	if fn == "" {
+		fn = DefaultFunction
+	}
+	if fn == initExport {
+		return fail(fmt.Errorf("plugin %s: %q is not a plugin function", p.Module, fn))
+	}
+	var root *rootFS
 	switch p.Workspace {
 	case "":
 	case WorkspaceReadOnly, WorkspaceReadWrite:
 		if step.Dir == "" {
 			return fail(fmt.Errorf("plugin %s: the step grants the workspace, but there is none", p.Module))
 		}
-		root, err := os.OpenRoot(step.Dir)
+		r, err := os.OpenRoot(step.Dir)
 		if err != nil {
 			return fail(fmt.Errorf("plugin %s: open workspace: %w", p.Module, err))
 		}
-		defer root.Close()
-		fsys := &rootFS{root: root, readOnly: p.Workspace == WorkspaceReadOnly}
-		mc = mc.WithFSConfig(wazero.NewFSConfig().(sysfs.FSConfig).WithSysFSMount(fsys, WorkspaceMount))
+		defer r.Close()
+		root = &rootFS{root: r, readOnly: p.Workspace == WorkspaceReadOnly}
 	default:
 		return fail(fmt.Errorf("plugin %s: workspace access %q; want %q, %q or none", p.Module, p.Workspace, WorkspaceReadOnly, WorkspaceReadWrite))
 	}
 
-	instance, err := compiled.Instance(runCtx, extism.PluginInstanceConfig{ModuleConfig: mc})
-	if err != nil {
-		if r, ok := stopped(); ok {
-			return r, nil
+	// A spare made ahead of this step, or else one made now; either way
+	// an instance no step has run in, closed when this one ends.
+	instance := w.pool.claim(compileKey(sum, lim.pages), compiled)
+	if instance == nil {
+		instance, err = w.instantiate(runCtx, compiled, log)
+		if err != nil {
+			if r, ok := stopped(); ok {
+				return r, nil
+			}
+			if errors.Is(err, errPluginInit) {
+				writeLogLine(log, extism.LogLevelError, err.Error())
+				return Result{ExitStatus: -1, Reason: fmt.Sprintf("plugin %s: %v", p.Module, err)}, nil
+			}
+			return fail(fmt.Errorf("plugin %s: instantiate: %w", p.Module, err))
 		}
-		return fail(fmt.Errorf("plugin %s: instantiate: %w", p.Module, err))
 	}
-	// A fresh context: runCtx may be done, and closing must still happen.
-	defer instance.Close(context.Background())
-	instance.SetLogger(func(level extism.LogLevel, msg string) {
-		writeLogLine(log, level, msg)
-	})
+	// Deferred after the workspace's Close, so it runs first: the guest's
+	// open files go before the root they were opened in.
+	defer instance.close()
+	instance.attach(root, log)
 
-	fn := p.Function
-	if fn == "" {
-		fn = DefaultFunction
-	}
-	if !instance.FunctionExists(fn) {
+	if !instance.plugin.FunctionExists(fn) {
 		return fail(fmt.Errorf("plugin %s does not export function %q", p.Module, fn))
 	}
 
@@ -343,7 +374,7 @@ func (w *Wasm) run(ctx context.Context, step Step, lim limits, sum string, load 
 	for _, h := range p.AllowHosts {
 		st.allowHosts[strings.TrimSuffix(strings.ToLower(h), ".")] = true
 	}
-	rc, output, err := instance.CallWithContext(context.WithValue(runCtx, runStateKey{}, st), fn, input)
+	rc, output, err := instance.plugin.CallWithContext(context.WithValue(runCtx, runStateKey{}, st), fn, input)
 	if len(output) > 0 {
 		log.Write(output)
 		if output[len(output)-1] != '\n' {
@@ -363,7 +394,7 @@ func (w *Wasm) run(ctx context.Context, step Step, lim limits, sum string, load 
 	}
 	// pdk.SetError: the function returned, with an error message for the
 	// user; its return code still stands.
-	if guestErr := instance.GetErrorWithContext(context.Background()); guestErr != "" && guestErr == err.Error() {
+	if guestErr := instance.plugin.GetErrorWithContext(context.Background()); guestErr != "" && guestErr == err.Error() {
 		writeLogLine(log, extism.LogLevelError, guestErr)
 		return Result{ExitStatus: int(int32(rc))}, nil
 	}
@@ -385,19 +416,25 @@ func (w *Wasm) maxPages() uint32 {
 	return w.MaxMemoryPages
 }
 
+// compileKey names the compiled form of the module whose hex SHA-256 is
+// sum, for a memory cap of pages.
+func compileKey(sum string, pages uint32) string {
+	return fmt.Sprintf("%s/%d", sum, pages)
+}
+
 // compile returns the compiled form of the module whose hex SHA-256 is
 // sum, for a memory cap of pages, compiling it at most once however many
 // Runs ask at the same time. load gives the module's bytes, checked
 // against sum; it is called only when the module must be compiled.
-func (w *Wasm) compile(ctx context.Context, sum string, pages uint32, load func() ([]byte, error)) (*extism.CompiledPlugin, error) {
-	key := fmt.Sprintf("%s/%d", sum, pages)
+func (w *Wasm) compile(ctx context.Context, sum string, pages uint32, load func() ([]byte, error)) (*compiledPlugin, error) {
+	key := compileKey(sum, pages)
 	w.mu.Lock()
 	c, ok := w.compiled[key]
 	if ok {
 		w.mu.Unlock()
 		select {
 		case <-c.ready:
-			return c.plugin, c.err
+			return c, c.err
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
@@ -406,7 +443,7 @@ func (w *Wasm) compile(ctx context.Context, sum string, pages uint32, load func(
 	w.compiled[key] = c
 	w.mu.Unlock()
 
-	c.plugin, c.err = w.compileNow(ctx, pages, load)
+	c.plugin, c.initExport, c.err = w.compileNow(ctx, pages, load)
 	close(c.ready)
 	if c.err != nil {
 		// Let a later Run try again rather than remember the failure.
@@ -416,30 +453,35 @@ func (w *Wasm) compile(ctx context.Context, sum string, pages uint32, load func(
 		}
 		w.mu.Unlock()
 	}
-	return c.plugin, c.err
+	return c, c.err
 }
 
-func (w *Wasm) compileNow(ctx context.Context, pages uint32, load func() ([]byte, error)) (*extism.CompiledPlugin, error) {
+func (w *Wasm) compileNow(ctx context.Context, pages uint32, load func() ([]byte, error)) (*extism.CompiledPlugin, bool, error) {
 	module, err := load()
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if err := checkWasm(module); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrModuleRefused, err)
+		return nil, false, fmt.Errorf("%w: %w", ErrModuleRefused, err)
 	}
 	module, err = redirectImports(module, extismEnvModule, airlockHostModule, redirectedHTTP)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrModuleRefused, err)
+		return nil, false, fmt.Errorf("%w: %w", ErrModuleRefused, err)
+	}
+	module, initExport, err := renameInitExports(module)
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %w", ErrModuleRefused, err)
 	}
 	w.compiles.Add(1)
 	rc := wazero.NewRuntimeConfig().
 		WithCompilationCache(w.cache).
 		WithMemoryLimitPages(pages).
 		WithCloseOnContextDone(true)
-	return extism.NewCompiledPlugin(ctx,
+	compiled, err := extism.NewCompiledPlugin(ctx,
 		extism.Manifest{Wasm: []extism.Wasm{extism.WasmData{Data: module}}},
 		extism.PluginConfig{RuntimeConfig: rc, EnableWasi: true},
 		hostFunctions())
+	return compiled, initExport, err
 }
 
 // resolveModule finds the module a step names and returns its hex SHA-256
