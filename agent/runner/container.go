@@ -123,15 +123,7 @@ func (c *Container) Run(ctx context.Context, step Step, log io.Writer) (Result, 
 		runCtx, cancelRun = context.WithTimeout(ctx, step.Timeout)
 	}
 	defer cancelRun()
-	stopped := func() (Result, bool) {
-		switch {
-		case ctx.Err() != nil:
-			return Result{ExitStatus: -1, Reason: ReasonCancelled}, true
-		case runCtx.Err() != nil:
-			return Result{ExitStatus: -1, Reason: ReasonTimedOut}, true
-		}
-		return Result{}, false
-	}
+	stopped := func() (Result, bool) { return stoppedEarly(ctx, runCtx) }
 
 	if err := c.ensureImage(runCtx, cl, spec.Image, log); err != nil {
 		if r, ok := stopped(); ok {

@@ -54,3 +54,16 @@ type Result struct {
 type Runner interface {
 	Run(ctx context.Context, step Step, log io.Writer) (Result, error)
 }
+
+// stoppedEarly reports whether a step was stopped before it ended on its
+// own: cancelled through ctx, or past its own deadline in runCtx (a child of
+// ctx carrying the step's timeout).
+func stoppedEarly(ctx, runCtx context.Context) (Result, bool) {
+	switch {
+	case ctx.Err() != nil:
+		return Result{ExitStatus: -1, Reason: ReasonCancelled}, true
+	case runCtx.Err() != nil:
+		return Result{ExitStatus: -1, Reason: ReasonTimedOut}, true
+	}
+	return Result{}, false
+}

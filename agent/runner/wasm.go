@@ -311,15 +311,7 @@ func (w *Wasm) run(ctx context.Context, step Step, lim limits, sum string, load 
 		runCtx, cancel = context.WithTimeout(ctx, lim.timeout)
 		defer cancel()
 	}
-	stopped := func() (Result, bool) {
-		switch {
-		case ctx.Err() != nil:
-			return Result{ExitStatus: -1, Reason: ReasonCancelled}, true
-		case runCtx.Err() != nil:
-			return Result{ExitStatus: -1, Reason: ReasonTimedOut}, true
-		}
-		return Result{}, false
-	}
+	stopped := func() (Result, bool) { return stoppedEarly(ctx, runCtx) }
 
 	fn := p.Function
 	if fn == "" {
