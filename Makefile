@@ -84,7 +84,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/wire
 	$(GO) test -run '^$$' -fuzz FuzzMessage -fuzztime 30s ./edge/scheduler
 
-## bench: dispatch and API latency on local workerd → docs/BENCHMARKS.md
+## bench: dispatch, admission and API latency on local workerd, masking throughput and step
+## start latency → docs/BENCHMARKS.md (the container row needs an engine: run .ci/podman-setup
+## and set AIRLOCK_TEST_DOCKER_HOST=unix:///run/airlock-podman.sock)
 bench: build
 	$(GO) run -tags e2e ./internal/e2e/bench -out docs/BENCHMARKS.md
 
