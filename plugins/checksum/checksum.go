@@ -12,6 +12,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/airlockci/airlock/plugins/internal/plog"
 	"github.com/airlockci/airlock/plugins/internal/workspace"
 )
 
@@ -25,17 +26,17 @@ type input struct {
 	Config Config `json:"config"`
 }
 
-// Level is how a log line is shown.
-type Level int
-
-const (
-	Info Level = iota
-	Warn
-	Error
+// Level and Logger are the example plugins' shared logging (plugins/internal/plog).
+type (
+	Level  = plog.Level
+	Logger = plog.Logger
 )
 
-// Logger receives the plugin's log lines as they are produced.
-type Logger func(level Level, line string)
+const (
+	Info  = plog.Info
+	Warn  = plog.Warn
+	Error = plog.Error
+)
 
 // Run is the whole plugin: it reads the runner's input JSON, works on fsys
 // (the workspace) and returns the exit status.
