@@ -44,10 +44,6 @@ var _ Backend = (*Azure)(nil)
 
 // Resolve reads the secret's current (or named) version.
 func (a *Azure) Resolve(ctx context.Context, ref secretref.Ref, _ Job) (string, error) {
-	tok, err := a.tokens.get(ctx, a.now(), a.token)
-	if err != nil {
-		return "", err
-	}
 	base := "https://" + ref.Store + "." + defaultAzureVaultDNS
 	if a.VaultURL != nil {
 		base = a.VaultURL(ref.Store)
@@ -56,18 +52,10 @@ func (a *Azure) Resolve(ctx context.Context, ref secretref.Ref, _ Job) (string, 
 	if ref.Version != "" {
 		path += "/" + url.PathEscape(ref.Version)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path+"?api-version="+AzureKeyVaultAPI, nil)
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
 	var out struct {
 		Value *string `json:"value"`
 	}
-	if err := getJSON(a.Client, req, &out, azureError); err != nil {
-		if isStatus(err, http.StatusUnauthorized) {
-			a.tokens.drop()
-		}
+	if err := a.tokens.getWithToken(ctx, a.now(), a.token, a.Client, base+path+"?api-version="+AzureKeyVaultAPI, &out, azureError); err != nil {
 		return "", fmt.Errorf("key vault: %w", err)
 	}
 	if out.Value == nil {

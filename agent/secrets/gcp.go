@@ -40,31 +40,19 @@ var _ Backend = (*GCP)(nil)
 
 // Resolve accesses the secret version.
 func (g *GCP) Resolve(ctx context.Context, ref secretref.Ref, _ Job) (string, error) {
-	tok, err := g.tokens.get(ctx, g.now(), g.token)
-	if err != nil {
-		return "", err
-	}
 	api := g.API
 	if api == "" {
 		api = DefaultGCPAPI
 	}
 	u := fmt.Sprintf("%s/v1/projects/%s/secrets/%s/versions/%s:access", api,
 		url.PathEscape(ref.Store), url.PathEscape(ref.Name), url.PathEscape(ref.Version))
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
 	var out struct {
 		Payload struct {
 			Data   string `json:"data"`
 			CRC32C string `json:"dataCrc32c"`
 		} `json:"payload"`
 	}
-	if err := getJSON(g.Client, req, &out, gcpError); err != nil {
-		if isStatus(err, http.StatusUnauthorized) {
-			g.tokens.drop()
-		}
+	if err := g.tokens.getWithToken(ctx, g.now(), g.token, g.Client, u, &out, gcpError); err != nil {
 		return "", fmt.Errorf("secret manager: %w", err)
 	}
 	data, err := base64.StdEncoding.DecodeString(out.Payload.Data)

@@ -109,6 +109,29 @@ func (c *tokenCache) drop() {
 	c.mu.Unlock()
 }
 
+// getWithToken GETs u with a bearer token from the cache (fetched by fetch
+// when it is missing or about to expire) and decodes the JSON answer into
+// out. A 401 drops the cached token, so the next call fetches a fresh one.
+func (c *tokenCache) getWithToken(ctx context.Context, now time.Time, fetch func(context.Context) (token, error),
+	client *http.Client, u string, out any, describe func([]byte) string) error {
+	tok, err := c.get(ctx, now, fetch)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if err := getJSON(client, req, out, describe); err != nil {
+		if isStatus(err, http.StatusUnauthorized) {
+			c.drop()
+		}
+		return err
+	}
+	return nil
+}
+
 type statusError struct {
 	code   int
 	status string
