@@ -15,42 +15,48 @@ import (
 // remove). Run with: go test -run '^$' -bench StepStart ./agent/runner/
 // (the container case needs AIRLOCK_TEST_DOCKER_HOST; see .ci/podman-setup).
 func BenchmarkStepStart(b *testing.B) {
-	ctx := context.Background()
 	b.Run("wasm-warm", func(b *testing.B) {
-		mod := wasmModule(b, "./testdata/testplugin")
-		w := &Wasm{PluginPath: []string{filepath.Dir(mod)}, CacheDir: sharedCacheDir(b)}
-		defer w.Close(ctx)
-		step := Step{Dir: b.TempDir(), Plugin: &wire.Plugin{Module: "testplugin.wasm", Function: "noop"}}
-		if res, err := w.Run(ctx, step, io.Discard); err != nil || res.ExitStatus != 0 {
-			b.Fatalf("warm-up: %+v, %v", res, err)
-		}
-		b.ResetTimer()
+		w, step := warmPluginStep(b, 0)
 		for b.Loop() {
-			if res, err := w.Run(ctx, step, io.Discard); err != nil || res.ExitStatus != 0 {
-				b.Fatalf("%+v, %v", res, err)
-			}
+			mustRun(b, w, step)
 		}
 	})
 	b.Run("shell", func(b *testing.B) {
 		s := &Shell{}
 		step := Step{Dir: b.TempDir(), Commands: []string{"true"}}
 		for b.Loop() {
-			if res, err := s.Run(ctx, step, io.Discard); err != nil || res.ExitStatus != 0 {
-				b.Fatalf("%+v, %v", res, err)
-			}
+			mustRun(b, s, step)
 		}
 	})
 	b.Run("container", func(b *testing.B) {
 		c := testEngine(b)
 		step := Step{Dir: b.TempDir(), Commands: []string{"true"}, Container: &wire.Container{Image: testImage()}, Job: "bench"}
-		if res, err := c.Run(ctx, step, io.Discard); err != nil || res.ExitStatus != 0 {
-			b.Fatalf("warm-up: %+v, %v", res, err)
-		}
+		mustRun(b, c, step) // warm-up
 		b.ResetTimer()
 		for b.Loop() {
-			if res, err := c.Run(ctx, step, io.Discard); err != nil || res.ExitStatus != 0 {
-				b.Fatalf("%+v, %v", res, err)
-			}
+			mustRun(b, c, step)
 		}
 	})
+}
+
+// warmPluginStep returns a Wasm runner (spares as SparesPerModule) that has
+// already run the trivial test plugin step it returns once, so the module is
+// compiled and cached.
+func warmPluginStep(b *testing.B, spares int) (*Wasm, Step) {
+	b.Helper()
+	mod := wasmModule(b, "./testdata/testplugin")
+	w := &Wasm{PluginPath: []string{filepath.Dir(mod)}, CacheDir: sharedCacheDir(b), SparesPerModule: spares}
+	b.Cleanup(func() { w.Close(context.Background()) })
+	step := Step{Dir: b.TempDir(), Plugin: &wire.Plugin{Module: "testplugin.wasm", Function: "noop"}}
+	mustRun(b, w, step)
+	b.ResetTimer()
+	return w, step
+}
+
+// mustRun runs a step that must pass.
+func mustRun(b *testing.B, r Runner, step Step) {
+	b.Helper()
+	if res, err := r.Run(context.Background(), step, io.Discard); err != nil || res.ExitStatus != 0 {
+		b.Fatalf("%+v, %v", res, err)
+	}
 }
