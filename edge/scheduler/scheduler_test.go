@@ -337,6 +337,9 @@ func TestAPI(t *testing.T) {
 			}
 		})
 	}
+	if resp := w.s.Serve(Request{Method: "DELETE", URL: "http://x/v1/runs"}); resp.Header["allow"] != "POST, GET" {
+		t.Errorf("405 Allow header: got %q, want %q", resp.Header["allow"], "POST, GET")
+	}
 	// Refused requests stored nothing.
 	if rows := w.s.exec(`SELECT COUNT(*) FROM runs`); asInt(rows[0][0]) != 1 {
 		t.Fatalf("got %d runs stored, want only the valid one", asInt(rows[0][0]))
