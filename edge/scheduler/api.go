@@ -50,6 +50,7 @@ type RunView struct {
 	Message    string    `json:"message,omitempty"`
 	CreatedMS  int64     `json:"created_ms"`
 	FinishedMS int64     `json:"finished_ms,omitempty"`
+	CreatedBy  string    `json:"created_by,omitempty"`
 	Jobs       []JobView `json:"jobs"`
 }
 
@@ -90,7 +91,7 @@ func (s *Scheduler) Run(id string) (RunView, bool, error) {
 	var v RunView
 	found := false
 	err := s.view(func() error {
-		rows := s.exec(`SELECT id, number, state, filename, repository, commit_sha, branch, message, created_ms, finished_ms FROM runs WHERE id = ?`, id)
+		rows := s.exec(`SELECT id, number, state, filename, repository, commit_sha, branch, message, created_ms, finished_ms, created_by FROM runs WHERE id = ?`, id)
 		if len(rows) == 0 {
 			return nil
 		}
@@ -98,7 +99,7 @@ func (s *Scheduler) Run(id string) (RunView, bool, error) {
 		found = true
 		v = RunView{ID: asString(r[0]), Number: asInt(r[1]), State: asString(r[2]), Filename: asString(r[3]),
 			Repository: asString(r[4]), Commit: asString(r[5]), Branch: asString(r[6]), Message: asString(r[7]),
-			CreatedMS: asInt(r[8]), FinishedMS: asInt(r[9]), Jobs: []JobView{}}
+			CreatedMS: asInt(r[8]), FinishedMS: asInt(r[9]), CreatedBy: asString(r[10]), Jobs: []JobView{}}
 		// Only what the view shows: no spec to decode, dependencies from
 		// their own table.
 		deps := map[string][]string{}
@@ -239,6 +240,12 @@ func (s *Scheduler) serve(req Request) (Response, error) {
 		}
 	}
 	q := u.Query()
+	var who Principal
+	if !agentRoutes[strings.Join(parts, "/")] {
+		if who, err = principalOf(req); err != nil {
+			return Response{}, err
+		}
+	}
 	// route reports whether the request is for pattern ("*" matches any one
 	// segment) with this method; a path match with another method is
 	// remembered so an unmatched request gets 405 rather than 404.
@@ -258,7 +265,7 @@ func (s *Scheduler) serve(req Request) (Response, error) {
 		}
 		return true
 	}
-	resp, err := s.dispatchRoute(req, route, parts, q)
+	resp, err := s.dispatchRoute(req, who, route, parts, q)
 	var he *HTTPError
 	if errors.As(err, &he) && he.Status == 404 && len(allowed) > 0 && he.Message == errNoEndpoint {
 		return Response{}, &HTTPError{Status: 405, Message: fmt.Sprintf("%s %s: method not allowed, want %s", req.Method, u.Path, strings.Join(allowed, " or ")), Allow: strings.Join(allowed, ", ")}
@@ -268,7 +275,7 @@ func (s *Scheduler) serve(req Request) (Response, error) {
 
 const errNoEndpoint = "no such endpoint"
 
-func (s *Scheduler) dispatchRoute(req Request, route func(string, ...string) bool, parts []string, q url.Values) (Response, error) {
+func (s *Scheduler) dispatchRoute(req Request, who Principal, route func(string, ...string) bool, parts []string, q url.Values) (Response, error) {
 	switch {
 	case route("GET", "v1", "healthz"):
 		return jsonResponse(200, map[string]any{"ok": true}), nil
@@ -288,6 +295,10 @@ func (s *Scheduler) dispatchRoute(req Request, route func(string, ...string) boo
 		}
 		if dec.More() {
 			return Response{}, &HTTPError{Status: 400, Message: "request body: trailing data after the JSON object"}
+		}
+		sr.CreatedBy = who.User
+		if who.Email != "" {
+			sr.CreatedBy = who.Email
 		}
 		v, err := s.Submit(sr)
 		if err != nil {
@@ -380,17 +391,22 @@ func (s *Scheduler) listRuns(q url.Values) (Response, error) {
 		limit = 20
 	}
 	type runSummary struct {
-		ID        string `json:"id"`
-		Number    int64  `json:"number"`
-		State     string `json:"state"`
-		Filename  string `json:"filename"`
-		Commit    string `json:"commit,omitempty"`
-		CreatedMS int64  `json:"created_ms"`
+		ID         string `json:"id"`
+		Number     int64  `json:"number"`
+		State      string `json:"state"`
+		Filename   string `json:"filename"`
+		Commit     string `json:"commit,omitempty"`
+		Branch     string `json:"branch,omitempty"`
+		Message    string `json:"message,omitempty"`
+		CreatedBy  string `json:"created_by,omitempty"`
+		CreatedMS  int64  `json:"created_ms"`
+		FinishedMS int64  `json:"finished_ms,omitempty"`
 	}
 	out := []runSummary{}
 	err = s.view(func() error {
-		for _, r := range s.exec(`SELECT id, number, state, filename, commit_sha, created_ms FROM runs ORDER BY number DESC LIMIT ?`, limit) {
-			out = append(out, runSummary{asString(r[0]), asInt(r[1]), asString(r[2]), asString(r[3]), asString(r[4]), asInt(r[5])})
+		for _, r := range s.exec(`SELECT id, number, state, filename, commit_sha, branch, message, created_by, created_ms, finished_ms FROM runs ORDER BY number DESC LIMIT ?`, limit) {
+			out = append(out, runSummary{asString(r[0]), asInt(r[1]), asString(r[2]), asString(r[3]), asString(r[4]),
+				asString(r[5]), asString(r[6]), asString(r[7]), asInt(r[8]), asInt(r[9])})
 		}
 		return nil
 	})

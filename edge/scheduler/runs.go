@@ -54,6 +54,9 @@ type SubmitRequest struct {
 	Commit     string `json:"commit"`
 	Branch     string `json:"branch"`
 	Message    string `json:"message"`
+	// CreatedBy is the signed-in person who submitted the run; the API
+	// sets it from the session, never from the body.
+	CreatedBy string `json:"-"`
 }
 
 // PipelineError is one positioned problem in a submitted pipeline.
@@ -121,9 +124,9 @@ func (s *Scheduler) Submit(req SubmitRequest) (RunView, error) {
 		id = newID("r_")
 		now := s.nowMS()
 		number := asInt(s.exec(`SELECT COALESCE(MAX(number), 0) + 1 FROM runs`)[0][0])
-		s.exec(`INSERT INTO runs (id, number, state, filename, source, repository, commit_sha, branch, message, created_ms)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			id, number, RunRunning, req.Filename, req.Pipeline, req.Repository, req.Commit, req.Branch, req.Message, now)
+		s.exec(`INSERT INTO runs (id, number, state, filename, source, repository, commit_sha, branch, message, created_ms, created_by)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			id, number, RunRunning, req.Filename, req.Pipeline, req.Repository, req.Commit, req.Branch, req.Message, now, req.CreatedBy)
 		for i, st := range p.Steps {
 			spec := specOf(p, st)
 			specJSON, _ := json.Marshal(spec)

@@ -81,7 +81,12 @@ func New(db DB, sockets Sockets, alarm Alarm, now func() time.Time, cfg Config) 
 // migrations bring the database from one schema version to the next:
 // migrations[i] takes version i to i+1. The version is kept in the meta
 // table; a database is never changed except by appending a migration here.
-var migrations = [][]string{schemaV1}
+var migrations = [][]string{schemaV1, schemaV2}
+
+// schemaV2 records who started a run (issue 6: people sign in).
+var schemaV2 = []string{
+	`ALTER TABLE runs ADD COLUMN created_by TEXT NOT NULL DEFAULT ''`,
+}
 
 // schemaV1 is the first schema.
 var schemaV1 = []string{

@@ -328,16 +328,20 @@ func TestAPI(t *testing.T) {
 		{"connect without proof", Request{Method: "GET", URL: "http://x/v1/agents/connect", Header: map[string]string{"upgrade": "websocket"}}, 401, "no Airlock-Identity-Proof header"},
 		{"connect with garbage proof", Request{Method: "GET", URL: "http://x/v1/agents/connect", Header: map[string]string{"upgrade": "websocket", "airlock-identity-proof": "%%%"}}, 401, "agent identity not proven"},
 		{"challenge", Request{Method: "POST", URL: "http://x/v1/agents/challenge"}, 201, `"challenge":"ach_`},
-		{"ok", Request{Method: "POST", URL: "http://x/v1/runs", Body: body(SubmitRequest{Pipeline: diamond})}, 201, `"state":"running"`},
+		{"ok", Request{Method: "POST", URL: "http://x/v1/runs", Body: body(SubmitRequest{Pipeline: diamond})}, 201, `"created_by":"alice@example.com"`},
+		{"no session", Request{Method: "GET", URL: "http://x/v1/runs", Header: map[string]string{}}, 401, "not signed in"},
+		{"no session, agents list", Request{Method: "GET", URL: "http://x/v1/agents", Header: map[string]string{}}, 401, "not signed in"},
+		{"malformed principal", Request{Method: "GET", URL: "http://x/v1/runs", Header: map[string]string{PrincipalHeader: `{"user":""}`}}, 401, "malformed airlock-principal"},
+		{"principal without role", Request{Method: "GET", URL: "http://x/v1/runs", Header: map[string]string{PrincipalHeader: `{"user":"u","role":"root"}`}}, 401, "malformed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			resp := w.s.Serve(tc.req)
+			resp := w.s.Serve(asPerson(tc.req))
 			if resp.Status != tc.wantStatus || !strings.Contains(string(resp.Body), tc.wantBody) {
 				t.Fatalf("got %d %s, want %d containing %q", resp.Status, resp.Body, tc.wantStatus, tc.wantBody)
 			}
 		})
 	}
-	if resp := w.s.Serve(Request{Method: "DELETE", URL: "http://x/v1/runs"}); resp.Header["allow"] != "POST, GET" {
+	if resp := w.s.Serve(asPerson(Request{Method: "DELETE", URL: "http://x/v1/runs"})); resp.Header["allow"] != "POST, GET" {
 		t.Errorf("405 Allow header: got %q, want %q", resp.Header["allow"], "POST, GET")
 	}
 	// Refused requests stored nothing.
@@ -412,4 +416,14 @@ func TestLogPages(t *testing.T) {
 	if total != n*len(chunk) {
 		t.Fatalf("got %d bytes over all pages, want %d", total, n*len(chunk))
 	}
+}
+
+// asPerson makes req come from a signed-in member, as the Sessions object
+// forwards it, unless the test set its own headers.
+func asPerson(req Request) Request {
+	if req.Header != nil {
+		return req
+	}
+	req.Header = map[string]string{PrincipalHeader: EncodePrincipal(Principal{User: "dev#alice", Email: "alice@example.com", Role: RoleMember})}
+	return req
 }
