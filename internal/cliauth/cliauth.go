@@ -1,0 +1,298 @@
+// Package cliauth signs the airlock CLI in to a control plane and keeps its
+// session token.
+//
+// Sign-in is the OAuth 2.0 device authorization flow (RFC 8628), mediated by
+// the control plane so that it stays the only OAuth client: the CLI asks the
+// control plane to start a device authorization with the chosen identity
+// provider, shows the person the verification address and code, and polls
+// the control plane until the person has approved. The control plane then
+// verifies the ID token itself and hands the CLI a session token of kind
+// "cli": stateful and revocable like a browser session, accepted only in the
+// Authorization header (never as a cookie).
+//
+// The token is kept in a credentials file (one per user, mode 0600, written
+// atomically) keyed by server URL. $AIRLOCK_TOKEN, when set, takes
+// precedence, for scripts that get their token elsewhere.
+package cliauth
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Provider is an identity provider the control plane offers.
+type Provider struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// Providers lists the control plane's sign-in providers.
+func Providers(ctx context.Context, c *http.Client, server string) ([]Provider, error) {
+	var out struct {
+		Providers []Provider `json:"providers"`
+	}
+	if err := call(ctx, c, "GET", server, "/auth/providers", nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Providers, nil
+}
+
+// Device is a started device authorization: what the person must do.
+type Device struct {
+	// Request is the control plane's handle for this sign-in; it is a
+	// secret of this CLI process (whoever holds it can claim the session).
+	Request                 string `json:"device_request"`
+	UserCode                string `json:"user_code"`
+	VerificationURI         string `json:"verification_uri"`
+	VerificationURIComplete string `json:"verification_uri_complete"`
+	Interval                int    `json:"interval"`
+	ExpiresIn               int    `json:"expires_in"`
+
+	server string
+	client *http.Client
+}
+
+// Session is what a completed sign-in returns.
+type Session struct {
+	Token string `json:"token"`
+	User  struct {
+		ID    string `json:"id"`
+		Email string `json:"email"`
+		Name  string `json:"name"`
+		Role  string `json:"role"`
+	} `json:"user"`
+	Session struct {
+		ID      string `json:"id"`
+		Expires string `json:"expires"`
+	} `json:"session"`
+}
+
+// Start begins a device sign-in with provider.
+func Start(ctx context.Context, c *http.Client, server, provider string) (*Device, error) {
+	d := &Device{server: server, client: c}
+	if err := call(ctx, c, "POST", server, "/auth/device", map[string]string{"provider": provider}, d); err != nil {
+		return nil, err
+	}
+	if d.Request == "" || d.UserCode == "" {
+		return nil, fmt.Errorf("the control plane's device sign-in answer has no device_request or user_code")
+	}
+	return d, nil
+}
+
+// ErrDenied is returned by Wait when the person refused the sign-in.
+var ErrDenied = errors.New("sign-in was denied at the identity provider")
+
+// Wait polls until the person approved (or denied, or the code expired) and
+// returns the new session.
+func (d *Device) Wait(ctx context.Context) (*Session, error) {
+	interval := time.Duration(d.Interval) * time.Second
+	if interval <= 0 {
+		interval = 5 * time.Second
+	}
+	var deadline <-chan time.Time
+	if d.ExpiresIn > 0 {
+		t := time.NewTimer(time.Duration(d.ExpiresIn) * time.Second)
+		defer t.Stop()
+		deadline = t.C
+	}
+	for {
+		var s Session
+		err := call(ctx, d.client, "POST", d.server, "/auth/device/token", map[string]string{"device_request": d.Request}, &s)
+		var ae *APIError
+		switch {
+		case err == nil:
+			if s.Token == "" {
+				return nil, errors.New("the control plane's sign-in answer has no token")
+			}
+			return &s, nil
+		case errors.As(err, &ae) && ae.Code == "authorization_pending":
+		case errors.As(err, &ae) && ae.Code == "slow_down":
+			interval += 5 * time.Second
+		case errors.As(err, &ae) && ae.Code == "access_denied":
+			return nil, ErrDenied
+		default:
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-deadline:
+			return nil, errors.New("the sign-in code expired before it was approved; run the sign-in again")
+		case <-time.After(interval):
+		}
+	}
+}
+
+// Logout ends the session token stands for on the server.
+func Logout(ctx context.Context, c *http.Client, server, token string) error {
+	return callAuth(ctx, c, "POST", server, "/auth/logout", map[string]string{}, nil, token)
+}
+
+// APIError is an error answer of the control plane.
+type APIError struct {
+	Status int
+	// Code is the error field when it is a single OAuth-style word
+	// (authorization_pending, slow_down, access_denied, expired_token).
+	Code    string
+	Message string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("%s (HTTP %d)", e.Message, e.Status)
+}
+
+func call(ctx context.Context, c *http.Client, method, server, path string, body, out any) error {
+	return callAuth(ctx, c, method, server, path, body, out, "")
+}
+
+func callAuth(ctx context.Context, c *http.Client, method, server, path string, body, out any, token string) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	u := strings.TrimSuffix(server, "/") + path
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, u, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", method, u, err)
+	}
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error string `json:"error"`
+		}
+		ae := &APIError{Status: resp.StatusCode, Message: fmt.Sprintf("%s %s: %s", method, u, resp.Status)}
+		if json.Unmarshal(data, &e) == nil && e.Error != "" {
+			ae.Message = e.Error
+			if !strings.ContainsAny(e.Error, " \t") {
+				ae.Code = e.Error
+			}
+		}
+		return ae
+	}
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("%s %s: decoding the answer: %w", method, u, err)
+		}
+	}
+	return nil
+}
+
+// Store is the CLI's credentials file: server URL → session token.
+type Store struct {
+	// Path is the file; see DefaultPath.
+	Path string
+}
+
+// DefaultPath is $AIRLOCK_CREDENTIALS, else airlock/credentials.json in
+// the user's configuration folder.
+func DefaultPath() (string, error) {
+	if p := os.Getenv("AIRLOCK_CREDENTIALS"); p != "" {
+		return p, nil
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("no folder for the credentials file (set AIRLOCK_CREDENTIALS): %w", err)
+	}
+	return filepath.Join(dir, "airlock", "credentials.json"), nil
+}
+
+type credentialsFile struct {
+	Servers map[string]string `json:"servers"`
+}
+
+func (s Store) load() (credentialsFile, error) {
+	f := credentialsFile{Servers: map[string]string{}}
+	b, err := os.ReadFile(s.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return f, nil
+	}
+	if err != nil {
+		return f, err
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		return f, fmt.Errorf("%s: not a credentials file (%v); delete it and sign in again", s.Path, err)
+	}
+	if f.Servers == nil {
+		f.Servers = map[string]string{}
+	}
+	return f, nil
+}
+
+// Token is the token for server: $AIRLOCK_TOKEN if set, else the stored one.
+func (s Store) Token(server string) (string, error) {
+	if t := os.Getenv("AIRLOCK_TOKEN"); t != "" {
+		return t, nil
+	}
+	f, err := s.load()
+	if err != nil {
+		return "", err
+	}
+	return f.Servers[normalize(server)], nil
+}
+
+// Save stores token for server (token "" forgets it). The file is replaced
+// atomically and readable by its owner only.
+func (s Store) Save(server, token string) error {
+	f, err := s.load()
+	if err != nil {
+		return err
+	}
+	if token == "" {
+		delete(f.Servers, normalize(server))
+	} else {
+		f.Servers[normalize(server)] = token
+	}
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(s.Path), 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(s.Path), ".credentials-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), s.Path)
+}
+
+func normalize(server string) string { return strings.TrimSuffix(strings.TrimSpace(server), "/") }
