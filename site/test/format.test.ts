@@ -1,0 +1,35 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { toMillis, duration, ago, device } from '../lib/format.ts';
+
+test('toMillis reads every timestamp form', () => {
+  assert.equal(toMillis(1_700_000_000_000), 1_700_000_000_000);
+  assert.equal(toMillis(1_700_000_000), 1_700_000_000_000);
+  assert.equal(toMillis('1700000000000'), 1_700_000_000_000);
+  assert.equal(toMillis('2023-11-14T22:13:20Z'), 1_700_000_000_000);
+  assert.equal(toMillis('nonsense'), null);
+  assert.equal(toMillis(0), null);
+  assert.equal(toMillis(undefined), null);
+});
+
+test('duration', () => {
+  assert.equal(duration(4_200), '4s');
+  assert.equal(duration(125_000), '2m 5s');
+  assert.equal(duration(3_726_000), '1h 2m');
+  assert.equal(duration(-1), '—');
+});
+
+test('ago', () => {
+  const now = 1_700_000_000_000;
+  assert.equal(ago(now - 5_000, now), 'just now');
+  assert.equal(ago(now - 5 * 60_000, now), '5 min ago');
+  assert.equal(ago(now - 3 * 3_600_000, now), '3 h ago');
+  assert.equal(ago(null, now), '—');
+});
+
+test('device', () => {
+  assert.equal(device('Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/140.0 Safari/537.36'), 'Headless Chrome on Linux');
+  assert.equal(device('Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15'), 'Safari on macOS');
+  assert.equal(device('airlock/0.3 (linux; amd64)'), 'Airlock CLI');
+  assert.equal(device(''), 'Unknown device');
+});
