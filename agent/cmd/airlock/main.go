@@ -13,6 +13,10 @@ import (
 const usage = `airlock — CI/CD whose control plane can read nothing.
 
 Usage:
+  airlock login [--server URL] [--provider ID]
+        sign in with your company's SSO (device code); the session is revocable like a browser's
+  airlock logout [--server URL]
+        end this CLI's session
   airlock run [--server URL] [--follow] [--logs] [--repo URL] FILE
         submit a pipeline; --follow shows progress and exits non-zero if the run fails
   airlock run --local [--logs] [--plugin-path DIRS] FILE
@@ -38,6 +42,10 @@ func main() {
 	switch os.Args[1] {
 	case "run":
 		code = runCmd(os.Args[2:])
+	case "login":
+		code = loginCmd(os.Args[2:])
+	case "logout":
+		code = logoutCmd(os.Args[2:])
 	case "lint":
 		code = lintCmd(os.Args[2:])
 	case "dev":

@@ -78,7 +78,17 @@ func runCmd(args []string) int {
 		return runLocal(ctx, req, *logs, paths, *ageIdentity)
 	}
 	describeCheckout(&req, file, *repo, *server)
-	api := &httpAPI{base: strings.TrimSuffix(*server, "/"), client: &http.Client{Timeout: 30 * time.Second}}
+	store, err := credentialStore()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "airlock run: %v\n", err)
+		return 1
+	}
+	token, err := store.Token(*server)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "airlock run: %v\n", err)
+		return 1
+	}
+	api := &httpAPI{base: strings.TrimSuffix(*server, "/"), client: &http.Client{Timeout: 30 * time.Second}, token: token}
 	v, err := api.Submit(req)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "airlock run: %v\n", err)
@@ -339,6 +349,8 @@ func logTail(api runAPI, runID, key string) []byte {
 type httpAPI struct {
 	base   string
 	client *http.Client
+	// token is the CLI's session (airlock login), sent as a bearer token.
+	token string
 }
 
 type apiError struct {
@@ -368,6 +380,9 @@ func (h *httpAPI) do(method, path string, body any, out any) (*http.Response, []
 	if body != nil {
 		req.Header.Set("content-type", "application/json")
 	}
+	if h.token != "" {
+		req.Header.Set("authorization", "Bearer "+h.token)
+	}
 	resp, err := h.client.Do(req)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s %s: %w", method, h.base+path, err)
@@ -376,6 +391,12 @@ func (h *httpAPI) do(method, path string, body any, out any) (*http.Response, []
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return nil, nil, err
+	}
+	if resp.StatusCode == http.StatusUnauthorized && !strings.HasPrefix(path, "/v1/agents/") {
+		if h.token == "" {
+			return resp, nil, fmt.Errorf("not signed in to %s: run `airlock login --server %s`", h.base, h.base)
+		}
+		return resp, nil, fmt.Errorf("the session for %s has ended (expired or revoked): run `airlock login --server %s`", h.base, h.base)
 	}
 	if resp.StatusCode >= 300 {
 		var ae apiError

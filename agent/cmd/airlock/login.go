@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/airlockci/airlock/internal/cliauth"
+)
+
+// loginCmd signs the CLI in with the device authorization flow: it prints
+// where to confirm the code, waits, and stores the session token.
+func loginCmd(args []string) int {
+	fs := flag.NewFlagSet("login", flag.ContinueOnError)
+	server := fs.String("server", defaultServer(), "control plane URL")
+	provider := fs.String("provider", "", "identity provider ID (default: the only one the control plane offers)")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	store, err := credentialStore()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "airlock login: %v\n", err)
+		return 1
+	}
+	s, err := signIn(ctx, *server, *provider, func(d *cliauth.Device) {
+		fmt.Printf("To sign in, open %s\nand confirm the code %s", d.VerificationURI, d.UserCode)
+		if d.VerificationURIComplete != "" {
+			fmt.Printf(" (or open %s)", d.VerificationURIComplete)
+		}
+		fmt.Println()
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "airlock login: %v\n", err)
+		return 1
+	}
+	if err := store.Save(*server, s.Token); err != nil {
+		fmt.Fprintf(os.Stderr, "airlock login: signed in, but storing the token failed: %v\n", err)
+		return 1
+	}
+	fmt.Printf("Signed in to %s as %s (%s).\n", *server, s.User.Email, s.User.Role)
+	return 0
+}
+
+// signIn runs the device flow against server; show tells the person what
+// to do (airlock dev approves it itself at its development provider).
+func signIn(ctx context.Context, server, provider string, show func(*cliauth.Device)) (*cliauth.Session, error) {
+	c := &http.Client{Timeout: 30 * time.Second}
+	if provider == "" {
+		ps, err := cliauth.Providers(ctx, c, server)
+		if err != nil {
+			return nil, err
+		}
+		switch len(ps) {
+		case 0:
+			return nil, fmt.Errorf("%s offers no sign-in providers (see docs/SSO.md)", server)
+		case 1:
+			provider = ps[0].ID
+		default:
+			var ids []string
+			for _, p := range ps {
+				ids = append(ids, p.ID)
+			}
+			return nil, fmt.Errorf("%s offers several providers; choose one with --provider (%s)", server, strings.Join(ids, ", "))
+		}
+	}
+	d, err := cliauth.Start(ctx, c, server, provider)
+	if err != nil {
+		return nil, err
+	}
+	show(d)
+	s, err := d.Wait(ctx)
+	if errors.Is(err, cliauth.ErrDenied) {
+		return nil, fmt.Errorf("the sign-in was denied")
+	}
+	return s, err
+}
+
+// logoutCmd ends the CLI's session on the server and forgets the token.
+func logoutCmd(args []string) int {
+	fs := flag.NewFlagSet("logout", flag.ContinueOnError)
+	server := fs.String("server", defaultServer(), "control plane URL")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return 2
+	}
+	store, err := credentialStore()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "airlock logout: %v\n", err)
+		return 1
+	}
+	token, err := store.Token(*server)
+	if err != nil || token == "" {
+		fmt.Fprintf(os.Stderr, "airlock logout: not signed in to %s\n", *server)
+		return 1
+	}
+	if err := cliauth.Logout(context.Background(), &http.Client{Timeout: 30 * time.Second}, *server, token); err != nil {
+		var ae *cliauth.APIError
+		// An already ended session is what logout wanted.
+		if !errors.As(err, &ae) || ae.Status != 401 {
+			fmt.Fprintf(os.Stderr, "airlock logout: %v\n", err)
+			return 1
+		}
+	}
+	if err := store.Save(*server, ""); err != nil {
+		fmt.Fprintf(os.Stderr, "airlock logout: %v\n", err)
+		return 1
+	}
+	fmt.Printf("Signed out of %s.\n", *server)
+	return 0
+}
+
+func credentialStore() (cliauth.Store, error) {
+	p, err := cliauth.DefaultPath()
+	return cliauth.Store{Path: p}, err
+}
