@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
+
+	"github.com/airlockci/airlock/internal/oidcjwt"
 )
 
 // MaxProofSize caps a proof's JSON. An AWS proof is about 2 KiB, a
@@ -166,66 +166,8 @@ next:
 	return nil
 }
 
-const maxJSONDepth = 32
-
-// checkJSON walks one JSON document and refuses what encoding/json lets
-// through silently: duplicate object keys (compared case-insensitively,
-// as encoding/json matches fields and as HTTP compares header names),
-// nesting deeper than maxJSONDepth, and trailing data.
-func checkJSON(data []byte) error {
-	type frame struct {
-		object  bool
-		wantKey bool
-		keys    map[string]bool
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var stack []*frame
-	started := false
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			if !started || len(stack) > 0 {
-				return errors.New("unexpected end of JSON")
-			}
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("invalid JSON: %v", err)
-		}
-		if started && len(stack) == 0 {
-			return errors.New("invalid JSON: data after the top-level value")
-		}
-		started = true
-		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
-			stack = stack[:len(stack)-1]
-			continue
-		}
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		if top != nil && top.object && top.wantKey {
-			k, _ := tok.(string) // Token guarantees a string key here
-			lk := strings.ToLower(k)
-			if top.keys[lk] {
-				return fmt.Errorf("duplicate field %s", quote(k))
-			}
-			top.keys[lk] = true
-			top.wantKey = false
-			continue
-		}
-		if top != nil && top.object {
-			top.wantKey = true
-		}
-		if d, ok := tok.(json.Delim); ok {
-			if len(stack) == maxJSONDepth {
-				return fmt.Errorf("JSON nested deeper than %d levels", maxJSONDepth)
-			}
-			stack = append(stack, &frame{object: d == '{', wantKey: d == '{', keys: map[string]bool{}})
-		}
-	}
-}
+// checkJSON: see oidcjwt.CheckJSON.
+func checkJSON(data []byte) error { return oidcjwt.CheckJSON(data) }
 
 // quote quotes an untrusted value for an error message, cut to a length
 // that keeps messages readable and logs small.

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/airlockci/airlock/internal/oidcjwt"
 )
 
 // PoolsSchema is the JSON Schema (draft 2020-12) of the pools file, for
@@ -620,15 +622,8 @@ func checkPattern(s string) error {
 	return nil
 }
 
-// isLoopbackHost reports whether host (no port) is 127.0.0.1, localhost
-// or ::1 — the only hosts plain http may be used with.
-func isLoopbackHost(host string) bool {
-	switch host {
-	case "localhost", "127.0.0.1", "::1":
-		return true
-	}
-	return false
-}
+// isLoopbackHost: see oidcjwt.IsLoopbackHost.
+func isLoopbackHost(host string) bool { return oidcjwt.IsLoopbackHost(host) }
 
 // parseEndpoint checks an STS endpoint (path "" or "/" only) or an issuer
 // (any path, no trailing slash needed) and returns scheme://host[:port] in
@@ -679,14 +674,5 @@ func parseEndpoint(s string, issuer bool) (string, error) {
 	return strings.ToLower(u.Scheme + "://" + u.Host), nil
 }
 
-// asciiURL refuses non-ASCII (IDN look-alikes), spaces, control
-// characters and backslashes anywhere in a URL.
-func asciiURL(s string) error {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || c == '\\' {
-			return fmt.Errorf("%s has a character that is not printable ASCII (%q at byte %d); expected a plain URL (IDN hosts in punycode)", quote(s), c, i)
-		}
-	}
-	return nil
-}
+// asciiURL: see oidcjwt.CheckASCIIURL.
+func asciiURL(s string) error { return oidcjwt.CheckASCIIURL(s) }

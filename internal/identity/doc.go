@@ -32,7 +32,8 @@
 // nothing. Roles are matched by partition, account and name (role names
 // are unique in an account, and assumed-role ARNs carry no path).
 //
-// OIDC. The token is verified here with the standard library: compact JWS
+// OIDC. The token is verified by internal/oidcjwt (shared with the users'
+// ID tokens of edge/sessions), with the standard library: compact JWS
 // only, an asymmetric algorithm from an allow-list (never none or HMAC),
 // the key by kid from the issuer's JWKS, found through the issuer's
 // discovery document. Issuers are pinned: a token whose iss no pool names

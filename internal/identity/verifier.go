@@ -8,8 +8,9 @@ import (
 	"maps"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/airlockci/airlock/internal/oidcjwt"
 )
 
 // Errors callers branch on. Every error Verify returns wraps exactly one
@@ -101,12 +102,10 @@ type Identity struct {
 // and caches issuers' discovery documents and JWKS (OIDCCacheTTL), so keep
 // one per process (the edge: one per Durable Object instance).
 type Verifier struct {
-	cfg   *Config
-	fetch Fetcher
-	now   func() time.Time
-
-	mu      sync.Mutex
-	issuers map[string]*issuerEntry
+	cfg     *Config
+	fetch   Fetcher
+	now     func() time.Time
+	issuers *oidcjwt.Issuers
 }
 
 // NewVerifier returns a Verifier for cfg that reaches STS and issuers
@@ -115,7 +114,7 @@ func NewVerifier(cfg *Config, f Fetcher, now func() time.Time) *Verifier {
 	if now == nil {
 		now = time.Now
 	}
-	return &Verifier{cfg: cfg, fetch: f, now: now, issuers: map[string]*issuerEntry{}}
+	return &Verifier{cfg: cfg, fetch: f, now: now, issuers: oidcjwt.NewIssuers(f)}
 }
 
 // Verify checks p, which answers challenge, and returns the identity it
