@@ -88,6 +88,12 @@ func Start(ctx context.Context, c *http.Client, server, provider string) (*Devic
 	return d, nil
 }
 
+// defaultPollFloor is the interval RFC 8628 prescribes when the server
+// names none; pollFloor is a variable only so tests need not wait.
+const defaultPollFloor = 5 * time.Second
+
+var pollFloor = defaultPollFloor
+
 // ErrDenied is returned by Wait when the person refused the sign-in.
 var ErrDenied = errors.New("sign-in was denied at the identity provider")
 
@@ -96,7 +102,7 @@ var ErrDenied = errors.New("sign-in was denied at the identity provider")
 func (d *Device) Wait(ctx context.Context) (*Session, error) {
 	interval := time.Duration(d.Interval) * time.Second
 	if interval <= 0 {
-		interval = 5 * time.Second
+		interval = pollFloor
 	}
 	var deadline <-chan time.Time
 	if d.ExpiresIn > 0 {
@@ -116,7 +122,7 @@ func (d *Device) Wait(ctx context.Context) (*Session, error) {
 			return &s, nil
 		case errors.As(err, &ae) && ae.Code == "authorization_pending":
 		case errors.As(err, &ae) && ae.Code == "slow_down":
-			interval += 5 * time.Second
+			interval += pollFloor
 		case errors.As(err, &ae) && ae.Code == "access_denied":
 			return nil, ErrDenied
 		default:
