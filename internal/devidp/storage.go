@@ -544,6 +544,9 @@ func (s *storage) setUserinfo(info *oidc.UserInfo, subject string, scopes []stri
 		case oidc.ScopeEmail:
 			info.Email = u.Email
 			info.EmailVerified = oidc.Bool(u.EmailVerified)
+			// Also as a plain claim: zitadel's field is omitempty, and a
+			// false email_verified must be stated, not left out.
+			info.AppendClaims("email_verified", u.EmailVerified)
 		case oidc.ScopeProfile:
 			info.Name = u.Name
 			info.PreferredUsername = u.Username
