@@ -76,8 +76,11 @@ type User struct {
 type Options struct {
 	// Port to listen on at 127.0.0.1; 0 picks a free one.
 	Port int
-	// Issuer is the issuer identifier; default "http://localhost:<port>".
-	// It must have no path: the endpoints are served at the root.
+	// Issuer is the issuer identifier; default "http://localhost:<port>"
+	// (see the package comment for why not 127.0.0.1). When set it is used
+	// as is, so it must reach this listener (set Port to match, or put a
+	// proxy in front). It must have no path: the endpoints are served at
+	// the root.
 	Issuer string
 	// Clients; empty means one public client DefaultClientID with the
 	// authorization code and device grants and RedirectURIs as its
