@@ -1,0 +1,208 @@
+// Sessions: where the user is signed in, with "End session" for each; admins
+// also see everyone's sessions, grouped by user, and can end all of a user's.
+import { useState } from 'react';
+import { Layout, useMe } from '../components/Layout.tsx';
+import { Empty, ErrorBox, Loading, StaleNote } from '../components/States.tsx';
+import { useNow, usePoll } from '../components/usePoll.ts';
+import { api, SignedOutError } from '../lib/api.ts';
+import type { Session, User } from '../lib/api.ts';
+import { absolute, ago, device, until } from '../lib/format.ts';
+
+const RefreshMs = 10000;
+
+function userOf(s: Session): { id: string; label: string; sub?: string } {
+  const u = s.user;
+  if (typeof u === 'string') return { id: u, label: u };
+  if (u && typeof u === 'object') {
+    const p = u as Partial<User>;
+    return { id: p.id ?? p.email ?? '?', label: p.name || p.email || p.id || 'Unknown user', sub: p.name && p.email ? p.email : undefined };
+  }
+  return { id: '?', label: 'Unknown user' };
+}
+
+function SessionTable({
+  sessions,
+  now,
+  onEnd,
+  ending,
+}: {
+  sessions: Session[];
+  now: number;
+  onEnd: (s: Session) => void;
+  ending: Set<string>;
+}) {
+  return (
+    <div className="table-wrap">
+      <table className="table sessions-table">
+        <thead>
+          <tr>
+            <th scope="col">Device</th>
+            <th scope="col">Signed in</th>
+            <th scope="col">Last active</th>
+            <th scope="col">Expires</th>
+            <th scope="col">
+              <span className="visually-hidden">Actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {sessions.map((s) => (
+            <tr key={s.id} data-testid="session-row" data-session-id={s.id} className={s.current ? 'current' : undefined}>
+              <td data-label="Device">
+                <span className="device">{device(s.user_agent)}</span>
+                <span className={`kind kind-${s.kind === 'cli' ? 'cli' : 'browser'}`}>{s.kind === 'cli' ? 'CLI' : 'Browser'}</span>
+                {s.current ? (
+                  <span className="current-marker" data-testid="current-session">
+                    This browser
+                  </span>
+                ) : null}
+                {s.user_agent ? <span className="ua muted small" title={s.user_agent}>{s.user_agent}</span> : null}
+              </td>
+              <td data-label="Signed in">
+                <span title={absolute(s.created)}>{ago(s.created, now)}</span>
+              </td>
+              <td data-label="Last active">
+                <span title={absolute(s.last_seen)}>{ago(s.last_seen, now)}</span>
+              </td>
+              <td data-label="Expires">
+                <span title={absolute(s.expires)}>in {until(s.idle_expires ?? s.expires, now)}</span>
+              </td>
+              <td className="cell-action">
+                <button
+                  type="button"
+                  className="btn btn-danger-quiet btn-small"
+                  onClick={() => onEnd(s)}
+                  disabled={ending.has(s.id)}
+                  data-testid="end-session"
+                  aria-label={`End session on ${device(s.user_agent)}${s.current ? ' (this browser: signs you out)' : ''}`}
+                >
+                  {ending.has(s.id) ? 'Ending…' : s.current ? 'Sign out here' : 'End session'}
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export default function Sessions() {
+  const me = useMe();
+  const isAdmin = me?.user.role === 'admin';
+  const mine = usePoll(() => api().sessions(false), RefreshMs, 'sessions');
+  const everyone = usePoll(isAdmin ? () => api().sessions(true) : null, RefreshMs, `all-sessions:${isAdmin}`);
+  const now = useNow(10000);
+  const [ending, setEnding] = useState<Set<string>>(new Set());
+  const [message, setMessage] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
+
+  const refreshAll = () => {
+    mine.refresh();
+    if (isAdmin) everyone.refresh();
+  };
+
+  const guard = async (key: string, f: () => Promise<string>) => {
+    setEnding((s) => new Set(s).add(key));
+    setMessage(null);
+    try {
+      setMessage({ kind: 'ok', text: await f() });
+      refreshAll();
+    } catch (e) {
+      if (!(e instanceof SignedOutError)) setMessage({ kind: 'error', text: (e as Error).message });
+    } finally {
+      setEnding((s) => {
+        const n = new Set(s);
+        n.delete(key);
+        return n;
+      });
+    }
+  };
+
+  const endSession = (s: Session) =>
+    guard(s.id, async () => {
+      await api().endSession(s.id);
+      if (s.current) window.location.assign('/signin/');
+      return `Ended the session on ${device(s.user_agent)}.`;
+    });
+
+  const endUser = (userID: string, label: string) =>
+    guard(`user:${userID}`, async () => {
+      const r = await api().endUserSessions(userID);
+      if (userID === me?.user.id) window.location.assign('/signin/');
+      return `Ended ${r?.ended ?? 0} session${r?.ended === 1 ? '' : 's'} of ${label}.`;
+    });
+
+  const groups = new Map<string, { label: string; sub?: string; sessions: Session[] }>();
+  for (const s of everyone.data ?? []) {
+    const u = userOf(s);
+    const g = groups.get(u.id) ?? { label: u.label, sub: u.sub, sessions: [] };
+    g.sessions.push(s);
+    groups.set(u.id, g);
+  }
+
+  return (
+    <Layout title="Sessions">
+      <div className="page-head">
+        <h1>Sessions</h1>
+      </div>
+      {message ? (
+        <p className={`notice${message.kind === 'error' ? ' notice-error' : ' notice-ok'}`} role={message.kind === 'error' ? 'alert' : 'status'}>
+          {message.text}
+        </p>
+      ) : null}
+      <section className="section" aria-labelledby="mine-h" data-testid="my-sessions">
+        <h2 id="mine-h">Your sessions</h2>
+        <p className="muted">Everywhere you are signed in, in browsers and the CLI. Ending a session signs that device out at once.</p>
+        <StaleNote error={mine.data ? mine.error : null} />
+        {mine.loading ? (
+          <Loading label="Loading your sessions…" />
+        ) : !mine.data && mine.error ? (
+          <ErrorBox error={mine.error} retry={mine.refresh} />
+        ) : !mine.data || mine.data.length === 0 ? (
+          <Empty title="No active session" />
+        ) : (
+          <SessionTable sessions={mine.data} now={now} onEnd={endSession} ending={ending} />
+        )}
+      </section>
+      {isAdmin ? (
+        <section className="section" aria-labelledby="all-h" data-testid="all-sessions">
+          <h2 id="all-h">All users</h2>
+          <p className="muted">As an administrator you can end anyone's sessions.</p>
+          <StaleNote error={everyone.data ? everyone.error : null} />
+          {everyone.loading ? (
+            <Loading label="Loading all sessions…" />
+          ) : !everyone.data && everyone.error ? (
+            <ErrorBox error={everyone.error} retry={everyone.refresh} />
+          ) : groups.size === 0 ? (
+            <Empty title="No active session" />
+          ) : (
+            [...groups.entries()]
+              .sort(([, a], [, b]) => a.label.localeCompare(b.label))
+              .map(([userID, g]) => (
+                <div key={userID} className="user-group" data-testid="user-group" data-user-id={userID}>
+                  <div className="user-group-head">
+                    <h3>
+                      {g.label} {g.sub ? <span className="muted small">{g.sub}</span> : null}
+                      <span className="count">
+                        {g.sessions.length} session{g.sessions.length === 1 ? '' : 's'}
+                      </span>
+                    </h3>
+                    <button
+                      type="button"
+                      className="btn btn-danger-quiet btn-small"
+                      disabled={ending.has(`user:${userID}`)}
+                      onClick={() => endUser(userID, g.label)}
+                      data-testid="end-user-sessions"
+                    >
+                      End all sessions of this user
+                    </button>
+                  </div>
+                  <SessionTable sessions={g.sessions} now={now} onEnd={endSession} ending={ending} />
+                </div>
+              ))
+          )}
+        </section>
+      ) : null}
+    </Layout>
+  );
+}
