@@ -32,6 +32,9 @@ type Options struct {
 	// Pools, when set, replaces the bundled agent pools file
 	// (.airlock/pools.yml) with this YAML, e.g. Cloud.Pools.
 	Pools string
+	// SSO, when set, returns the sign-in configuration (.airlock/sso.yml's
+	// shape) for the control plane at publicURL, e.g. Identity.SSO.
+	SSO func(publicURL string) string
 }
 
 // ControlPlane is a running `wrangler dev`.
@@ -45,7 +48,7 @@ type ControlPlane struct {
 // Start starts wrangler dev and waits until the Worker and the Scheduler
 // Durable Object answer.
 func Start(ctx context.Context, o Options) (*ControlPlane, error) {
-	for _, need := range []string{"wrangler.toml", "build/edge/airlock.wasm", "node_modules/wrangler/bin/wrangler.js", "node_modules/.bin/node"} {
+	for _, need := range []string{"wrangler.toml", "build/edge/airlock.wasm", "build/site/index.html", "node_modules/wrangler/bin/wrangler.js", "node_modules/.bin/node"} {
 		if _, err := os.Stat(filepath.Join(o.Root, need)); err != nil {
 			return nil, fmt.Errorf("devstack: %s is missing (run `make build` first): %w", need, err)
 		}
@@ -53,7 +56,7 @@ func Start(ctx context.Context, o Options) (*ControlPlane, error) {
 	port := o.Port
 	if port == 0 {
 		var err error
-		if port, err = freePort(); err != nil {
+		if port, err = FreePort(); err != nil {
 			return nil, err
 		}
 	} else if l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err != nil {
@@ -79,6 +82,10 @@ func Start(ctx context.Context, o Options) (*ControlPlane, error) {
 	if o.Pools != "" {
 		args = append(args, "--var", "AIRLOCK_POOLS:"+o.Pools)
 	}
+	publicURL := fmt.Sprintf("http://127.0.0.1:%d", port)
+	if o.SSO != nil {
+		args = append(args, "--var", "AIRLOCK_SSO:"+o.SSO(publicURL))
+	}
 	// wrangler 4 needs Node 22: the npm `node` package's binary, first on
 	// PATH for wrangler's own child processes too.
 	cmd := exec.Command(filepath.Join(o.Root, "node_modules/.bin/node"), args...)
@@ -94,7 +101,7 @@ func Start(ctx context.Context, o Options) (*ControlPlane, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("devstack: start wrangler: %w", err)
 	}
-	cp := &ControlPlane{URL: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, done: make(chan struct{})}
+	cp := &ControlPlane{URL: publicURL, cmd: cmd, done: make(chan struct{})}
 	go func() { cp.err = cmd.Wait(); close(cp.done) }()
 	if err := cp.waitReady(ctx, 90*time.Second); err != nil {
 		cp.Stop()
@@ -152,7 +159,9 @@ func (cp *ControlPlane) Stop() error {
 	return nil
 }
 
-func freePort() (int, error) {
+// FreePort is a free TCP port on 127.0.0.1, for a server whose URL must be
+// known before it starts (the identity provider needs the callback URL).
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("devstack: no free port: %w", err)
@@ -162,7 +171,7 @@ func freePort() (int, error) {
 }
 
 func mustFreePort() int {
-	p, err := freePort()
+	p, err := FreePort()
 	if err != nil {
 		return 9229
 	}

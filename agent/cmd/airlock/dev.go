@@ -66,9 +66,26 @@ func devCmd(args []string) int {
 		fmt.Fprintf(os.Stderr, "airlock dev: %v\n", err)
 		return 1
 	}
+	// The company's SSO: a real OpenID provider with test users, on
+	// localhost (another site than the control plane's 127.0.0.1, so the
+	// browser's sign-in crosses sites as it does in production).
+	if *port == 0 {
+		if *port, err = devstack.FreePort(); err != nil {
+			fmt.Fprintf(os.Stderr, "airlock dev: %v\n", err)
+			return 1
+		}
+	}
+	publicURL := fmt.Sprintf("http://127.0.0.1:%d", *port)
+	sso, err := devstack.StartIdentity(publicURL)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "airlock dev: %v\n", err)
+		return 1
+	}
+	defer sso.Close()
 	fmt.Printf("starting the control plane on workerd (wrangler dev; log: %s)\n", logFile)
 	cp, err := devstack.Start(ctx, devstack.Options{
-		Root: root, Port: *port, StateDir: filepath.Join(stateDir, "wrangler"), LogFile: logFile, Pools: cloud.Pools(),
+		Root: root, Port: *port, StateDir: filepath.Join(stateDir, "wrangler"), LogFile: logFile,
+		Pools: cloud.Pools(), SSO: sso.SSO,
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "airlock dev: %v\n", err)
@@ -111,16 +128,29 @@ func devCmd(args []string) int {
 	go func() { agentDone <- a.Run(actx) }()
 	defer func() { cancelAgent(); <-agentDone }()
 
-	api := &httpAPI{base: cp.URL, client: &http.Client{Timeout: 30 * time.Second}}
+	// The CLI signs in like a person would, through the device flow; the
+	// development provider approves the code itself.
+	token, err := sso.SignInCLI(ctx, cp.URL, "alice")
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "airlock dev: %v\n", err)
+		return 1
+	}
+	api := &httpAPI{base: cp.URL, client: &http.Client{Timeout: 30 * time.Second}, token: token}
 	if err := waitForAgent(ctx, api, a.Name); err != nil {
 		fmt.Fprintf(os.Stderr, "airlock dev: %v\n", err)
 		return 1
 	}
+	fmt.Printf("dashboard:     %s/   sign in as alice / %s (admin) or bob / %s (member)\n", cp.URL, devstack.Password("alice"), devstack.Password("bob"))
 	fmt.Printf("control plane: %s   (API: %s/v1/runs, agents: %s/v1/agents)\n", cp.URL, cp.URL, cp.URL)
+	fmt.Printf("identity:      %s (development OpenID provider)\n", sso.IdP.Issuer())
 	fmt.Printf("agent:         %s connected as arn:aws:iam::%s:role/%s (pool dev), %d slots, workspaces in %s\n",
 		a.Name, devstack.DevAccount, devstack.DevRole, a.Slots, a.WorkDir)
 
 	if *runFile == "" {
+		// Keep the CLI signed in for other terminals, as airlock login would.
+		if store, err := credentialStore(); err == nil && store.Save(cp.URL, token) == nil {
+			fmt.Printf("the CLI is signed in as alice (%s)\n", store.Path)
+		}
 		fmt.Printf("submit a pipeline:  airlock run --server %s .airlock/pipeline.yml --follow\n", cp.URL)
 		fmt.Println("press Ctrl-C to stop")
 		select {
