@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -64,9 +65,13 @@ func TestCLI(t *testing.T) {
 		"bad.yml":    "steps:\n  - key: a\n    command: x\n    timeout_in_minuts: 3\n",
 		"plugin.yml": "steps:\n  - key: sum\n    wasm:\n      module: checksum.wasm\n      workspace: read-only\n      config: {files: [ok.yml]}\n",
 	})
+	creds := filepath.Join(t.TempDir(), "credentials.json")
+	token := s.token
 	run := func(args ...string) (string, int) {
 		cmd := exec.Command(bin, args...)
 		cmd.Dir = repo
+		// The CLI's session, as `airlock login` would have stored it.
+		cmd.Env = append(os.Environ(), "AIRLOCK_CREDENTIALS="+creds, "AIRLOCK_TOKEN="+token)
 		out, err := cmd.CombinedOutput()
 		code := 0
 		var ee *exec.ExitError
@@ -88,6 +93,8 @@ func TestCLI(t *testing.T) {
 		{"run follow passes", []string{"run", "ok.yml", "--follow", "--server", s.cp.URL}, 0, []string{"KEY", "STATE", "AGENT", "DURATION", "e2e-cli", "from-b", "passed"}},
 		{"run follow fails", []string{"run", "--server", s.cp.URL, "--follow", "fail.yml"}, 1, []string{"failed (exit 4)", "skipped", "run #"}},
 		{"run refused", []string{"run", "--server", s.cp.URL, "bad.yml"}, 1, []string{"bad.yml:4:5:"}},
+		{"run without a session", []string{"run", "--server", s.cp.URL, "ok.yml"}, 1, []string{"not signed in to " + s.cp.URL, "airlock login"}},
+		{"run with a forged session", []string{"run", "--server", s.cp.URL, "ok.yml"}, 1, []string{"session for " + s.cp.URL + " has ended"}},
 		{"local passes", []string{"run", "--local", "--plugin-path", filepath.Join(repoRoot(t), "build/plugins"), "plugin.yml"}, 0, []string{"ok.yml", "passed"}},
 		{"local fails", []string{"run", "--local", "fail.yml"}, 1, []string{"failed (exit 4)"}},
 		{"plugin run", []string{"plugin", "run", filepath.Join(repoRoot(t), "build/plugins/checksum.wasm"), "--workspace", ".", "--config-json", `{"files": ["ok.yml"]}`}, 0, []string{"  ok.yml"}},
@@ -95,6 +102,13 @@ func TestCLI(t *testing.T) {
 		{"plugin run without workspace", []string{"plugin", "run", filepath.Join(repoRoot(t), "build/plugins/checksum.wasm"), "--config-json", `{"files": ["ok.yml"]}`}, 1, []string{"matches no file"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			token = s.token
+			switch tc.name {
+			case "run without a session":
+				token = ""
+			case "run with a forged session":
+				token = s.token[:strings.Index(s.token, ".")+1] + strings.Repeat("A", 22)
+			}
 			out, code := run(tc.args...)
 			if code != tc.wantCode {
 				t.Fatalf("exit: got %d, want %d\n%s", code, tc.wantCode, out)

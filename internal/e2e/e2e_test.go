@@ -42,8 +42,13 @@ type stack struct {
 	t        testing.TB
 	cp       *devstack.ControlPlane
 	cloud    *devstack.Cloud
+	sso      *devstack.Identity
 	stateDir string
+	port     int
 	client   *http.Client
+	// token is a CLI session of alice (an admin), signed in through the
+	// development identity provider; do sends it.
+	token string
 }
 
 func startStack(t testing.TB, stateDir string) *stack {
@@ -56,15 +61,35 @@ func startStack(t testing.TB, stateDir string) *stack {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cloud.Close() })
-	cp, err := devstack.Start(context.Background(), devstack.Options{
-		Root: repoRoot(t), StateDir: filepath.Join(stateDir, "wrangler"), LogFile: filepath.Join(stateDir, "wrangler.log"), Pools: cloud.Pools(),
-	})
+	port, err := devstack.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t, cp: cp, cloud: cloud, stateDir: stateDir, client: &http.Client{Timeout: 30 * time.Second}}
+	sso, err := devstack.StartIdentity(fmt.Sprintf("http://127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sso.Close() })
+	s := &stack{t: t, cloud: cloud, sso: sso, stateDir: stateDir, port: port, client: &http.Client{Timeout: 30 * time.Second}}
+	s.start()
 	t.Cleanup(s.stop)
+	if s.token, err = sso.SignInCLI(context.Background(), s.cp.URL, "alice"); err != nil {
+		t.Fatal(err)
+	}
 	return s
+}
+
+// start starts the control plane on the stack's port and state.
+func (s *stack) start() {
+	s.t.Helper()
+	cp, err := devstack.Start(context.Background(), devstack.Options{
+		Root: repoRoot(s.t), Port: s.port, StateDir: filepath.Join(s.stateDir, "wrangler"), LogFile: filepath.Join(s.stateDir, "wrangler.log"),
+		Pools: s.cloud.Pools(), SSO: s.sso.SSO,
+	})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.cp = cp
 }
 
 // prover proves the dev role through the SDK's container-credentials
@@ -106,17 +131,8 @@ func (s *stack) stop() {
 // restart stops workerd and starts it again on the same state, and port.
 func (s *stack) restart() {
 	s.t.Helper()
-	url := s.cp.URL
 	s.stop()
-	var port int
-	fmt.Sscanf(url[strings.LastIndex(url, ":")+1:], "%d", &port)
-	cp, err := devstack.Start(context.Background(), devstack.Options{
-		Root: repoRoot(s.t), Port: port, StateDir: filepath.Join(s.stateDir, "wrangler"), LogFile: filepath.Join(s.stateDir, "wrangler.log"), Pools: s.cloud.Pools(),
-	})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	s.cp = cp
+	s.start()
 }
 
 func (s *stack) do(method, path string, body []byte) (int, []byte, http.Header) {
@@ -124,6 +140,12 @@ func (s *stack) do(method, path string, body []byte) (int, []byte, http.Header) 
 	req, err := http.NewRequest(method, s.cp.URL+path, bytes.NewReader(body))
 	if err != nil {
 		s.t.Fatal(err)
+	}
+	if len(body) > 0 {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {

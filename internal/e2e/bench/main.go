@@ -57,14 +57,28 @@ func run(out string, jobs, requests int) error {
 		return err
 	}
 	defer cloud.Close()
+	port, err := devstack.FreePort()
+	if err != nil {
+		return err
+	}
+	sso, err := devstack.StartIdentity(fmt.Sprintf("http://127.0.0.1:%d", port))
+	if err != nil {
+		return err
+	}
+	defer sso.Close()
 	cp, err := devstack.Start(context.Background(), devstack.Options{
-		Root: root, StateDir: filepath.Join(state, "wrangler"), LogFile: filepath.Join(state, "wrangler.log"), Pools: cloud.Pools(),
+		Root: root, Port: port, StateDir: filepath.Join(state, "wrangler"), LogFile: filepath.Join(state, "wrangler.log"),
+		Pools: cloud.Pools(), SSO: sso.SSO,
 	})
 	if err != nil {
 		return err
 	}
 	defer cp.Stop()
-	client := &http.Client{Timeout: 30 * time.Second}
+	token, err := sso.SignInCLI(context.Background(), cp.URL, "alice")
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: 30 * time.Second, Transport: bearer{token}}
 	creds := endpointcreds.New(cloud.Credentials.URL(), func(o *endpointcreds.Options) { o.AuthorizationToken = cloud.Credentials.Token })
 	prover := &agentid.AWS{Credentials: aws.NewCredentialsCache(creds), Endpoint: cloud.STSEndpoint(), Region: "us-east-1"}
 	bn := &bencher{server: cp.URL, client: client, prover: prover}
@@ -91,8 +105,9 @@ func run(out string, jobs, requests int) error {
 	}
 	routes := []struct{ name, path string }{
 		{"plain JS in the Worker (floor)", "/v1/ping"},
-		{"Go in the Durable Object: GET /v1/healthz", "/v1/healthz"},
-		{"Go in the Durable Object: GET /v1/runs/{id} (SQLite read)", "/v1/runs/" + runID},
+		{"Go in the Scheduler object: GET /v1/healthz (no session)", "/v1/healthz"},
+		{"Go in the Sessions object: GET /v1/me (session check)", "/v1/me"},
+		{"Sessions → Scheduler: GET /v1/runs/{id} (session check + SQLite read)", "/v1/runs/" + runID},
 	}
 	fmt.Println("api:", requests, "requests per route, interleaved")
 	lat := make([][]time.Duration, len(routes))
@@ -405,6 +420,15 @@ func (b *bencher) dispatch(n int) (chain, submit []time.Duration, err error) {
 		_ = send(wire.Frame{Type: wire.TFinished, Finished: &wire.Finished{JobRef: ref}})
 	}
 	return chain, submit, nil
+}
+
+// bearer sends the CLI session with every request, as the CLI does.
+type bearer struct{ token string }
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return http.DefaultTransport.RoundTrip(r)
 }
 
 func submitRun(client *http.Client, server, yaml string) (string, error) {
