@@ -5,12 +5,17 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+
+	"github.com/airlockci/airlock/plugins/internal/cfgval"
 )
 
 // Config is the plugin's step configuration.
 type Config struct {
 	URL     string `json:"url"`
 	Message string `json:"message"`
+	// DryRun builds the request and logs its payload instead of sending
+	// it: no network access is used, and the step says nothing was sent.
+	DryRun cfgval.Bool `json:"dry_run"`
 }
 
 type input struct {
@@ -20,8 +25,9 @@ type input struct {
 
 // Request is what the plugin sends.
 type Request struct {
-	URL  string
-	Body []byte
+	URL    string
+	Body   []byte
+	DryRun bool
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
@@ -48,7 +54,7 @@ func Build(rawInput []byte) (Request, error) {
 		return ref
 	})
 	body, _ := json.Marshal(map[string]string{"text": text})
-	return Request{URL: c.URL, Body: body}, nil
+	return Request{URL: c.URL, Body: body, DryRun: bool(c.DryRun)}, nil
 }
 
 // Outcome says what the webhook's answer means for the step: a log line
@@ -61,4 +67,22 @@ func Outcome(host string, status int, body []byte) (string, int32) {
 		body = append(body[:200:200], "…"...)
 	}
 	return fmt.Sprintf("webhook-notify: %s answered %d: %s", host, status, body), 1
+}
+
+// DryRunLines are the log lines of a dry run: the exact payload, where it
+// would go, and that nothing was sent. The URL's path and query are not
+// shown: a webhook URL usually carries its token there.
+func DryRunLines(req Request) []string {
+	u, _ := url.Parse(req.URL) // Build checked it
+	target := "https://" + u.Host + "/…"
+	if u.Path == "" || u.Path == "/" {
+		if u.RawQuery == "" {
+			target = "https://" + u.Host + "/"
+		}
+	}
+	return []string{
+		"webhook-notify: dry run (dry_run: true): nothing was sent",
+		fmt.Sprintf("webhook-notify: would POST to %s (path withheld) with content-type application/json:", target),
+		string(req.Body),
+	}
 }

@@ -15,6 +15,13 @@ func run() int32 {
 		pdk.Log(pdk.LogError, "webhook-notify: "+err.Error())
 		return 2
 	}
+	if req.DryRun {
+		// No http_request at all: the step needs no allow_hosts for this.
+		for _, l := range DryRunLines(req) {
+			pdk.Log(pdk.LogInfo, l)
+		}
+		return 0
+	}
 	// The runner refuses a host the step does not allow, and stops the
 	// plugin with a reason that says so.
 	res := pdk.NewHTTPRequest(pdk.MethodPost, req.URL).
