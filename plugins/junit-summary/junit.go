@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -11,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/airlockci/airlock/plugins/internal/cfgval"
 	"github.com/airlockci/airlock/plugins/internal/plog"
 	"github.com/airlockci/airlock/plugins/internal/workspace"
 )
@@ -19,6 +22,14 @@ import (
 type Config struct {
 	Files   []string `json:"files"`
 	Slowest int      `json:"slowest"`
+	// Format is "auto" (the default: each file by its content), "junit" or
+	// "go-test-json".
+	Format string `json:"format"`
+	// FailOnFailures (default true) fails the step when a test failed.
+	FailOnFailures *cfgval.Bool `json:"fail_on_failures"`
+	// MaxOutputLines caps the output shown per failing Go test (default
+	// 20, -1 for none).
+	MaxOutputLines cfgval.Int `json:"max_output_lines"`
 }
 
 type input struct {
@@ -39,6 +50,13 @@ const (
 
 const defaultSlowest = 5
 
+// Report formats.
+const (
+	FormatAuto   = "auto"
+	FormatJUnit  = "junit"
+	FormatGoTest = "go-test-json"
+)
+
 // Run is the whole plugin: it reads the runner's input JSON, reads the
 // reports from fsys (the workspace) and returns the exit status.
 func Run(rawInput []byte, fsys fs.FS, log Logger) int32 {
@@ -52,31 +70,78 @@ func Run(rawInput []byte, fsys fs.FS, log Logger) int32 {
 		log(Error, `junit-summary: config needs "files", a list of report patterns such as ["reports/**/*.xml"]`)
 		return 2
 	}
+	switch cfg.Format {
+	case "":
+		cfg.Format = FormatAuto
+	case FormatAuto, FormatJUnit, FormatGoTest:
+	default:
+		log(Error, fmt.Sprintf("junit-summary: format %q: want %q, %q or %q", cfg.Format, FormatAuto, FormatJUnit, FormatGoTest))
+		return 2
+	}
+	maxOutput := int(cfg.MaxOutputLines)
+	switch {
+	case maxOutput == 0:
+		maxOutput = defaultOutputLines
+	case maxOutput < 0:
+		maxOutput = 0
+	}
 	files, err := workspace.Glob(fsys, cfg.Files)
 	if err != nil {
 		log(Error, "junit-summary: files: "+err.Error())
 		return 1
 	}
 	var all []TestCase
-	unreadable := 0
+	var goPkgs []*GoPackage
+	junitReports, goReports, unreadable := 0, 0, 0
 	for _, name := range files {
-		cases, err := parseFile(fsys, name)
+		r, err := readReport(fsys, name, cfg.Format, maxOutput)
+		switch {
+		case r.format == FormatJUnit:
+			junitReports++ // read or not: the JUnit line counts it
+		case r.format == FormatGoTest && err == nil:
+			goReports++
+		}
 		if err != nil {
 			log(Error, "junit-summary: "+err.Error())
 			unreadable++
 			continue
 		}
-		all = append(all, cases...)
+		all = append(all, r.cases...)
+		if r.goReport != nil {
+			goPkgs = append(goPkgs, r.goReport.Packages...)
+			if n := r.goReport.OddLines; n > 0 {
+				log(Warn, fmt.Sprintf("junit-summary: %s: %s not test2json events, left out; the first:", name, plural(n, "line")))
+				for _, l := range r.goReport.Odd {
+					log(Warn, "  "+l)
+				}
+			}
+		}
 	}
 	s := Summarize(all)
-	for _, line := range s.Lines(len(files), slowestCount(cfg.Slowest)) {
-		log(Info, line)
+	if junitReports > 0 || goReports == 0 {
+		for _, line := range s.Lines(junitReports, slowestCount(cfg.Slowest)) {
+			log(Info, line)
+		}
+	}
+	goFailed := false
+	if goReports > 0 {
+		// By name, as go test prints them (the stream interleaves them).
+		sort.SliceStable(goPkgs, func(i, j int) bool { return goPkgs[i].Name < goPkgs[j].Name })
+		for _, line := range GoLines(goReports, goPkgs) {
+			log(Info, line)
+		}
+		t := goTotals(goPkgs)
+		goFailed = t.Failed > 0 || t.FailedPackages > 0
 	}
 	if unreadable > 0 {
 		log(Error, fmt.Sprintf("junit-summary: %d of %d reports could not be read", unreadable, len(files)))
 		return 1
 	}
-	if s.Failures > 0 || s.Errors > 0 {
+	if s.Failures > 0 || s.Errors > 0 || goFailed {
+		if cfg.FailOnFailures != nil && !*cfg.FailOnFailures {
+			log(Warn, "junit-summary: tests failed; the step passes because fail_on_failures is false")
+			return 0
+		}
 		return 1
 	}
 	return 0
@@ -92,17 +157,62 @@ func slowestCount(n int) int {
 	return n
 }
 
-func parseFile(fsys fs.FS, name string) ([]TestCase, error) {
+type report struct {
+	format   string
+	cases    []TestCase
+	goReport *GoReport
+}
+
+// readReport reads one report, in format or, for FormatAuto, in the format
+// its first 64 KiB show.
+func readReport(fsys fs.FS, name, format string, maxOutput int) (report, error) {
 	f, err := fsys.Open(name)
 	if err != nil {
-		return nil, err
+		return report{}, err
 	}
 	defer f.Close()
-	cases, err := Parse(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	br := bufio.NewReaderSize(f, 64<<10)
+	r := report{format: format}
+	if format == FormatAuto {
+		prefix, err := br.Peek(64 << 10)
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+			return report{}, fmt.Errorf("%s: %w", name, err)
+		}
+		if r.format, err = detect(prefix); err != nil {
+			return report{}, fmt.Errorf("%s: %w", name, err)
+		}
 	}
-	return cases, nil
+	if r.format == FormatGoTest {
+		r.goReport, err = ParseGoTest(br, maxOutput)
+	} else {
+		r.cases, err = Parse(br)
+	}
+	if err != nil {
+		return r, fmt.Errorf("%s: %w", name, err)
+	}
+	return r, nil
+}
+
+// errUnknownFormat is wrapped by detect's error.
+var errUnknownFormat = errors.New("neither a JUnit XML report nor go test -json output")
+
+// detect tells a JUnit XML report from a go test -json stream by its start.
+func detect(prefix []byte) (string, error) {
+	trimmed := bytes.TrimLeft(prefix, " \t\r\n\ufeff")
+	switch {
+	case len(prefix) == 0:
+		return "", fmt.Errorf("empty file: %w", errUnknownFormat)
+	case len(trimmed) == 0:
+		return "", fmt.Errorf("only white space: %w", errUnknownFormat)
+	case trimmed[0] == '<':
+		return FormatJUnit, nil
+	}
+	for _, line := range bytes.Split(trimmed, []byte("\n")) {
+		if l := bytes.TrimSpace(line); bytes.HasPrefix(l, []byte("{")) && bytes.Contains(l, []byte(`"Action"`)) {
+			return FormatGoTest, nil
+		}
+	}
+	return "", fmt.Errorf(`%w (set "format" if it is one)`, errUnknownFormat)
 }
 
 // Outcome is how one test case ended.
