@@ -10,8 +10,9 @@ export WRANGLER_SEND_METRICS := false
 PLUGINS := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
 PLUGIN_WASM := $(PLUGINS:%=build/plugins/%.wasm)
 GO_SOURCES := $(shell find . -name '*.go' -not -path './node_modules/*' -not -path './.state/*') go.mod go.sum
+SITE_SOURCES := $(shell find site -type f -not -path 'site/out/*' -not -path 'site/.next/*' -not -path 'site/node_modules/*')
 
-.PHONY: all deps build edge bins plugins plugin dev demo test test-unit test-e2e bench check fuzz clean
+.PHONY: all deps build edge bins plugins plugin site dev demo test test-unit test-site test-e2e bench check fuzz clean
 
 all: build
 
@@ -23,8 +24,17 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## build: the edge Wasm, the airlock and airlock-agent binaries, the example plugins
-build: deps edge bins plugins
+## build: the edge Wasm, the airlock and airlock-agent binaries, the example plugins, the dashboard
+build: deps edge bins plugins site
+
+## site: the dashboard, a Next.js static export → build/site (served by wrangler dev, deployed to Pages)
+site: build/site/index.html
+
+build/site/index.html: $(SITE_SOURCES) node_modules/.installed
+	npm run --silent site:build
+	rm -rf build/site
+	@mkdir -p build
+	cp -r site/out build/site
 
 edge: build/edge/airlock.wasm build/edge/wasm_exec.js
 
@@ -62,10 +72,14 @@ demo: build
 	build/bin/airlock dev --run .airlock/pipeline.yml
 
 ## test: unit tests, then end-to-end tests against the real Wasm build on workerd
-test: build test-unit test-e2e
+test: build test-unit test-site test-e2e
 
 test-unit:
 	$(GO) test -count=1 ./...
+
+test-site:
+	npm run --silent site:typecheck
+	npm run --silent site:test
 
 test-e2e:
 	$(GO) test -count=1 -tags e2e -timeout 20m ./internal/e2e/
