@@ -5,6 +5,7 @@ import type { KeyboardEvent } from 'react';
 import type { Job } from '../lib/api.ts';
 import { defaultLayoutOptions, layout } from '../lib/dag.ts';
 import { stateClass, stateLabel } from './StateBadge.tsx';
+import { displayLabel } from '../lib/format.ts';
 
 const { nodeWidth: W, nodeHeight: H } = defaultLayoutOptions;
 
@@ -46,7 +47,7 @@ export function Graph({ jobs, selected, onSelect }: { jobs: Job[]; selected: str
         ))}
         {placed.nodes.map((n) => {
           const job = byKey.get(n.key)!;
-          const label = job.label || job.key;
+          const label = displayLabel(job.label, job.key);
           return (
             <g
               key={n.key}

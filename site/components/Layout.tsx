@@ -4,16 +4,42 @@
 import Head from 'next/head';
 import Link from 'next/link';
 import { useRouter } from 'next/router';
-import { createContext, useContext, useEffect, useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { ReactNode } from 'react';
 import { api, ApiError, SignedOutError } from '../lib/api.ts';
 import type { Me } from '../lib/api.ts';
 
-const MeContext = createContext<Me | null>(null);
+// The signed-in user, loaded once per page load and shared by the header and
+// the pages (a page renders Layout, so a context inside Layout would not
+// reach the page itself).
+let cachedMe: Me | null = null;
+let loadingMe: Promise<Me> | null = null;
+function loadMe(): Promise<Me> {
+  if (!loadingMe) {
+    loadingMe = api()
+      .me()
+      .then((m) => (cachedMe = m));
+    loadingMe.catch(() => (loadingMe = null));
+  }
+  return loadingMe;
+}
 
-/** useMe is the signed-in user, or null while it loads. */
-export function useMe(): Me | null {
-  return useContext(MeContext);
+/** useMe is the signed-in user (null while it loads) and the error loading it. */
+export function useMe(): { me: Me | null; error: Error | null } {
+  const [me, setMe] = useState<Me | null>(cachedMe);
+  const [error, setError] = useState<Error | null>(null);
+  useEffect(() => {
+    let live = true;
+    loadMe()
+      .then((m) => live && setMe(m))
+      .catch((e) => {
+        if (live && !(e instanceof SignedOutError)) setError(e as Error);
+      });
+    return () => {
+      live = false;
+    };
+  }, []);
+  return { me, error };
 }
 
 const nav = [
@@ -24,22 +50,8 @@ const nav = [
 
 export function Layout({ title, children }: { title: string; children: ReactNode }) {
   const router = useRouter();
-  const [me, setMe] = useState<Me | null>(null);
-  const [meError, setMeError] = useState<string | null>(null);
+  const { me, error: meError } = useMe();
   const [signingOut, setSigningOut] = useState(false);
-
-  useEffect(() => {
-    let live = true;
-    api()
-      .me()
-      .then((m) => live && setMe(m))
-      .catch((e) => {
-        if (live && !(e instanceof SignedOutError)) setMeError((e as Error).message);
-      });
-    return () => {
-      live = false;
-    };
-  }, []);
 
   const signOut = async () => {
     setSigningOut(true);
@@ -53,7 +65,7 @@ export function Layout({ title, children }: { title: string; children: ReactNode
   };
 
   return (
-    <MeContext.Provider value={me}>
+    <>
       <Head>
         <title>{`${title} · Airlock`}</title>
       </Head>
@@ -84,7 +96,7 @@ export function Layout({ title, children }: { title: string; children: ReactNode
                 </span>
               </>
             ) : meError ? (
-              <span className="who-error" title={meError}>
+              <span className="who-error" title={meError.message}>
                 Account unavailable
               </span>
             ) : (
@@ -99,6 +111,6 @@ export function Layout({ title, children }: { title: string; children: ReactNode
       <main id="main" className="main" tabIndex={-1}>
         {children}
       </main>
-    </MeContext.Provider>
+    </>
   );
 }

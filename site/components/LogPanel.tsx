@@ -7,6 +7,7 @@ import { api, ApiError, SignedOutError } from '../lib/api.ts';
 import type { Job } from '../lib/api.ts';
 import { LogModel, matchingLines, visibleRange } from '../lib/logmodel.ts';
 import type { LogLine } from '../lib/logmodel.ts';
+import { displayLabel } from '../lib/format.ts';
 
 /** One line's height in px; the same as .log-line in globals.css. */
 const LineHeight = 20;
@@ -133,7 +134,7 @@ export function LogPanel({ runID, job }: { runID: string; job: Job }) {
   const offset = model.current.dropped;
 
   return (
-    <section className="log-panel" aria-label={`Log of ${job.label || job.key}`} data-testid="log-panel">
+    <section className="log-panel" aria-label={`Log of ${displayLabel(job.label, job.key)}`} data-testid="log-panel">
       <div className="log-toolbar">
         <label className="log-search">
           <span className="visually-hidden">Search the log</span>

@@ -211,6 +211,9 @@ try {
     firstSession = m.body?.session?.id ?? '';
     assert(firstSession, 'GET /v1/me has no session.id');
     await page.locator(`[data-testid="my-sessions"] [data-session-id="${firstSession}"]`).waitFor({ timeout: stepTimeout });
+    if (m.body.user.role === 'admin') {
+      await page.locator('[data-testid="all-sessions"] [data-testid="user-group"]').first().waitFor({ timeout: stepTimeout });
+    }
     await shot(page, '05-sessions');
   });
 

@@ -91,3 +91,12 @@ export function device(ua?: string): string {
   if (browser && os) return `${browser} on ${os}`;
   return browser ?? os ?? ua.slice(0, 60);
 }
+
+/**
+ * displayLabel is a job label as shown: Buildkite-style emoji shortcodes
+ * (":rocket: Deploy") are dropped, since there is no emoji set to draw them.
+ */
+export function displayLabel(label: string | undefined, key: string): string {
+  const text = (label ?? '').replace(/:[a-z][a-z0-9_+-]*:/gi, ' ').replace(/\s+/g, ' ').trim();
+  return text || key;
+}

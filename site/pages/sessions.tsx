@@ -88,7 +88,7 @@ function SessionTable({
 }
 
 export default function Sessions() {
-  const me = useMe();
+  const { me } = useMe();
   const isAdmin = me?.user.role === 'admin';
   const mine = usePoll(() => api().sessions(false), RefreshMs, 'sessions');
   const everyone = usePoll(isAdmin ? () => api().sessions(true) : null, RefreshMs, `all-sessions:${isAdmin}`);

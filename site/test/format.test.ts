@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { toMillis, duration, ago, device } from '../lib/format.ts';
+import { toMillis, duration, ago, device, displayLabel } from '../lib/format.ts';
 
 test('toMillis reads every timestamp form', () => {
   assert.equal(toMillis(1_700_000_000_000), 1_700_000_000_000);
@@ -32,4 +32,12 @@ test('device', () => {
   assert.equal(device('Mozilla/5.0 (Macintosh; Intel Mac OS X 14_0) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15'), 'Safari on macOS');
   assert.equal(device('airlock/0.3 (linux; amd64)'), 'Airlock CLI');
   assert.equal(device(''), 'Unknown device');
+});
+
+test('displayLabel', () => {
+  assert.equal(displayLabel(':rocket: Deploy', 'deploy'), 'Deploy');
+  assert.equal(displayLabel(':go::test_tube:  Unit tests', 'unit'), 'Unit tests');
+  assert.equal(displayLabel('ratio 1:2:3', 'r'), 'ratio 1:2:3');
+  assert.equal(displayLabel(':rocket:', 'deploy'), 'deploy');
+  assert.equal(displayLabel(undefined, 'k'), 'k');
 });

@@ -12,7 +12,7 @@ import { Empty, ErrorBox, Loading, StaleNote } from '../../components/States.tsx
 import { useNow, usePoll } from '../../components/usePoll.ts';
 import { api, isTerminal, SignedOutError } from '../../lib/api.ts';
 import type { Job, Run } from '../../lib/api.ts';
-import { absolute, ago, duration, shortCommit } from '../../lib/format.ts';
+import { absolute, ago, displayLabel, duration, shortCommit } from '../../lib/format.ts';
 
 const RefreshMs = 2000;
 
@@ -207,7 +207,7 @@ export default function RunPage() {
                           data-key={j.key}
                         >
                           <StateBadge state={j.state} softFailed={j.soft_failed} />
-                          <span className="job-name">{j.label || j.key}</span>
+                          <span className="job-name" title={j.label || j.key}>{displayLabel(j.label, j.key)}</span>
                           <span className="job-time muted small">{jobDuration(j, now)}</span>
                         </button>
                       </li>
@@ -219,7 +219,7 @@ export default function RunPage() {
                     <div className="job-head">
                       <div>
                         <h2 id="job-h" className="panel-title">
-                          {job.label || job.key} <StateBadge state={job.state} softFailed={job.soft_failed} />
+                          {displayLabel(job.label, job.key)} <StateBadge state={job.state} softFailed={job.soft_failed} />
                         </h2>
                         <p className="job-meta muted small">
                           <code>{job.key}</code>
