@@ -48,6 +48,9 @@ type Discovery struct {
 	DeviceAuthorizationEndpoint string   `json:"device_authorization_endpoint"`
 	EndSessionEndpoint          string   `json:"end_session_endpoint"`
 	CodeChallengeMethods        []string `json:"code_challenge_methods_supported"`
+	// AuthorizationResponseIssParameterSupported: the provider sends iss
+	// with its authorization responses (RFC 9207), so one without is forged.
+	AuthorizationResponseIssParameterSupported bool `json:"authorization_response_iss_parameter_supported"`
 }
 
 // Issuers fetches and caches issuers' discovery documents and signing

@@ -1,0 +1,602 @@
+package sessions
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html"
+	"mime"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/airlockci/airlock/internal/oidcjwt"
+)
+
+// DB is SQLite storage, the same contract as scheduler.DB.
+//
+// Exec runs one statement with positional `?` arguments (string, int64,
+// []byte or nil) and returns its result rows, each a slice of column values
+// (string, int64 or float64, []byte, or nil). Transaction runs fn so that
+// either everything it wrote is kept or, when fn returns an error, nothing.
+// The DB need not be safe for concurrent use: the Service serialises its
+// calls.
+type DB interface {
+	Exec(query string, args ...any) ([][]any, error)
+	Transaction(fn func() error) error
+}
+
+// Fetcher sends the Service's outbound HTTP requests (discovery, JWKS,
+// token and device authorization endpoints); see oidcjwt.Fetcher for the
+// contract (no redirects, capped bodies, safe for concurrent use).
+type Fetcher = oidcjwt.Fetcher
+
+// MaxBodyBytes is the largest request body the Service accepts; the caller
+// hands over at most MaxBodyBytes+1 bytes, and more is answered 413.
+const MaxBodyBytes = 64 << 10
+
+// Limits and lifetimes.
+const (
+	// LoginTTL is how long a sign-in may take from /auth/login to
+	// /auth/callback (the login cookie's Max-Age too).
+	LoginTTL = 10 * time.Minute
+	// MaxDeviceTTL caps a device request, whatever the provider says.
+	MaxDeviceTTL = 30 * time.Minute
+	// LastSeenGranularity: last_seen is written at most this often per
+	// session, so that a busy dashboard does not write on every request.
+	LastSeenGranularity = time.Minute
+	// MaxPending caps unfinished sign-ins (browser and device each), so
+	// that anonymous requests cannot fill the storage.
+	MaxPending = 10000
+	// MaxIDTokenLifetime caps an ID token's remaining lifetime.
+	MaxIDTokenLifetime = 24 * time.Hour
+	// maxProviderResponse caps what a token or device endpoint answers.
+	maxProviderResponse = 64 << 10
+)
+
+// Cookie names. The __Host- prefix makes browsers insist on Secure,
+// Path=/ and no Domain, so no sibling subdomain can set or shadow them.
+const (
+	SessionCookie = "__Host-airlock_session"
+	LoginCookie   = "__Host-airlock_login"
+)
+
+// Session kinds.
+const (
+	KindBrowser = "browser"
+	KindCLI     = "cli"
+)
+
+// Roles.
+const (
+	RoleAdmin  = "admin"
+	RoleMember = "member"
+)
+
+// SignInPath is where a browser without a session is sent (the dashboard's
+// sign-in page); 401 answers carry it as "signin".
+const SignInPath = "/signin/"
+
+// Request is an HTTP request as the Durable Object hands it over.
+type Request struct {
+	Method string
+	// URL is the full request URL.
+	URL    string
+	Header map[string]string // lower-case names
+	// Body holds at most MaxBodyBytes+1 bytes.
+	Body []byte
+}
+
+// Response is the answer. When Forward is set the caller does not send
+// this response: it forwards the original request to the Scheduler with
+// the principal attached (the request is authenticated and passed the CSRF
+// checks). SetCookie values must each be sent as a Set-Cookie header of
+// their own (they cannot share one header, and Header holds one value per
+// name).
+type Response struct {
+	Status    int
+	Header    map[string]string // lower-case names
+	SetCookie []string
+	Body      []byte
+	Forward   *Principal
+}
+
+// Principal is who made an authenticated request.
+type Principal struct {
+	User      string `json:"user"` // provider id + "#" + sub
+	Email     string `json:"email"`
+	Name      string `json:"name"`
+	Role      string `json:"role"` // RoleAdmin or RoleMember
+	Provider  string `json:"provider"`
+	SessionID string `json:"session_id"`
+	Kind      string `json:"kind"` // KindBrowser or KindCLI
+}
+
+// Service is the Sessions Durable Object's logic. Create it with New.
+//
+// Concurrency: Serve, Authorize and Sweep may be called from several
+// goroutines at once — the Durable Object delivers another request while
+// one awaits an outbound fetch. Database work is serialised by a mutex
+// that is never held across a fetch; every state change is one
+// transaction, and bad input changes nothing.
+type Service struct {
+	db      DB
+	fetch   Fetcher
+	issuers *oidcjwt.Issuers
+	now     func() time.Time
+	cfg     *Config
+	secret  func(string) string
+	log     func(string, ...any)
+
+	mu sync.Mutex // guards db
+}
+
+// New opens the service on db, creating or migrating its tables. fetch
+// reaches the identity providers, now is the clock, secret looks up a
+// provider's client secret by the name in client_secret_env (a Worker
+// secret binding), log receives operational messages.
+func New(db DB, fetch Fetcher, now func() time.Time, cfg *Config, secret func(string) string, log func(string, ...any)) (*Service, error) {
+	if db == nil || fetch == nil || cfg == nil {
+		return nil, errors.New("sessions: New needs a DB, a Fetcher and a Config")
+	}
+	if now == nil {
+		now = time.Now
+	}
+	if secret == nil {
+		secret = func(string) string { return "" }
+	}
+	if log == nil {
+		log = func(string, ...any) {}
+	}
+	for _, p := range cfg.Providers {
+		if p.ClientSecretEnv != "" && secret(p.ClientSecretEnv) == "" {
+			return nil, fmt.Errorf("sessions: provider %s: the secret %s is not set; expected the client secret in that secret binding (wrangler secret put %s), or remove client_secret_env for a public client", p.ID, p.ClientSecretEnv, p.ClientSecretEnv)
+		}
+	}
+	s := &Service{db: db, fetch: fetch, issuers: oidcjwt.NewIssuers(fetch), now: now, cfg: cfg, secret: secret, log: log}
+	if err := s.migrate(); err != nil {
+		return nil, fmt.Errorf("sessions: migrate: %w", err)
+	}
+	return s, nil
+}
+
+// migrations[i] takes the schema from version i to i+1; the version is in
+// the meta table. A database is never changed except by appending here.
+var migrations = [][]string{schemaV1}
+
+var schemaV1 = []string{
+	`CREATE TABLE IF NOT EXISTS users (
+		id TEXT PRIMARY KEY,
+		provider TEXT NOT NULL,
+		subject TEXT NOT NULL,
+		email TEXT NOT NULL,
+		email_verified INTEGER NOT NULL,
+		name TEXT NOT NULL,
+		groups_json TEXT NOT NULL,
+		role TEXT NOT NULL,
+		created_ms INTEGER NOT NULL,
+		last_login_ms INTEGER NOT NULL
+	)`,
+	// secret_hash is SHA-256 of the token's secret part; the secret itself
+	// is never stored.
+	`CREATE TABLE IF NOT EXISTS sessions (
+		id TEXT PRIMARY KEY,
+		secret_hash BLOB NOT NULL,
+		user_id TEXT NOT NULL,
+		kind TEXT NOT NULL,
+		created_ms INTEGER NOT NULL,
+		last_seen_ms INTEGER NOT NULL,
+		expires_ms INTEGER NOT NULL,
+		user_agent TEXT NOT NULL
+	)`,
+	`CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user_id)`,
+	// A sign-in in progress, keyed by SHA-256 of state; binding_hash is
+	// SHA-256 of the login cookie's value.
+	`CREATE TABLE IF NOT EXISTS logins (
+		state_hash TEXT PRIMARY KEY,
+		binding_hash BLOB NOT NULL,
+		provider TEXT NOT NULL,
+		nonce TEXT NOT NULL,
+		verifier TEXT NOT NULL,
+		return_to TEXT NOT NULL,
+		created_ms INTEGER NOT NULL,
+		expires_ms INTEGER NOT NULL
+	)`,
+	// A CLI device sign-in in progress, keyed by SHA-256 of the handle the
+	// CLI holds.
+	`CREATE TABLE IF NOT EXISTS device_requests (
+		handle_hash TEXT PRIMARY KEY,
+		provider TEXT NOT NULL,
+		device_code TEXT NOT NULL,
+		interval_s INTEGER NOT NULL,
+		next_poll_ms INTEGER NOT NULL,
+		created_ms INTEGER NOT NULL,
+		expires_ms INTEGER NOT NULL,
+		user_agent TEXT NOT NULL
+	)`,
+}
+
+// SchemaVersion is the database schema version this code runs on.
+var SchemaVersion = len(migrations)
+
+func (s *Service) migrate() error {
+	return s.tx(func() error {
+		s.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)`)
+		version := 0
+		if rows := s.exec(`SELECT value FROM meta WHERE key = 'schema'`); len(rows) > 0 {
+			version = int(asInt(rows[0][0]))
+		}
+		if version > len(migrations) {
+			return fmt.Errorf("the database has schema version %d, newer than this code's %d: deploy the newer version", version, len(migrations))
+		}
+		for ; version < len(migrations); version++ {
+			for _, stmt := range migrations[version] {
+				s.exec(stmt)
+			}
+		}
+		s.exec(`INSERT INTO meta (key, value) VALUES ('schema', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, int64(version))
+		return nil
+	})
+}
+
+// tx runs fn in one transaction under the mutex. fn must not fetch.
+func (s *Service) tx(fn func() error) (err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer func() {
+		if r := recover(); r != nil {
+			se, ok := r.(storageError)
+			if !ok {
+				panic(r)
+			}
+			err = se
+		}
+	}()
+	return s.db.Transaction(fn)
+}
+
+// exec runs a statement whose failure means the storage is broken; it
+// panics with a storageError, which tx turns into an error after the
+// transaction rolled back.
+func (s *Service) exec(query string, args ...any) [][]any {
+	rows, err := s.db.Exec(query, args...)
+	if err != nil {
+		panic(storageError{fmt.Errorf("%w (in %.60q)", err, query)})
+	}
+	return rows
+}
+
+type storageError struct{ err error }
+
+func (e storageError) Error() string { return "storage: " + e.err.Error() }
+
+// Sweep deletes what has expired at now: sign-ins and device requests past
+// their deadline, and sessions past their absolute lifetime or idle
+// timeout. Expired records are also deleted when next touched; Sweep is
+// for the ones never touched again (call it from the object's alarm, say
+// hourly). It logs how many records it deleted.
+func (s *Service) Sweep(now time.Time) error {
+	n := 0
+	err := s.tx(func() error {
+		ms := now.UnixMilli()
+		n += len(s.exec(`DELETE FROM logins WHERE expires_ms <= ? RETURNING 1`, ms))
+		n += len(s.exec(`DELETE FROM device_requests WHERE expires_ms <= ? RETURNING 1`, ms))
+		n += len(s.exec(`DELETE FROM sessions WHERE expires_ms <= ? OR last_seen_ms <= ? RETURNING 1`, ms, ms-s.cfg.IdleTimeout.Milliseconds()))
+		return nil
+	})
+	if err == nil && n > 0 {
+		s.log("sweep: deleted %d expired sign-ins, device requests and sessions", n)
+	}
+	return err
+}
+
+// Headers lists every header of r as name-value pairs, each SetCookie
+// value as a set-cookie pair of its own, for a caller that builds a
+// Headers object with append.
+func (r Response) Headers() [][2]string {
+	out := make([][2]string, 0, len(r.Header)+len(r.SetCookie))
+	for k, v := range r.Header {
+		out = append(out, [2]string{k, v})
+	}
+	for _, c := range r.SetCookie {
+		out = append(out, [2]string{"set-cookie", c})
+	}
+	return out
+}
+
+// httpError is an answer other than success. Code, when set, is the
+// OAuth-style error code put in "error" (device flow pass-through);
+// Message is then "error_description".
+type httpError struct {
+	Status  int
+	Code    string
+	Message string
+	Extra   map[string]any
+	Allow   string
+}
+
+func (e *httpError) Error() string { return fmt.Sprintf("%d %s %s", e.Status, e.Code, e.Message) }
+
+func errorf(status int, format string, args ...any) error {
+	return &httpError{Status: status, Message: fmt.Sprintf(format, args...)}
+}
+
+// Serve answers one request: /auth/* (sign-in, sign-out, device flow),
+// /v1/me, /v1/sessions, /v1/users; any other /v1/ path is authenticated
+// and answered with Forward set. Every answer carries SecurityHeaders.
+func (s *Service) Serve(ctx context.Context, req Request) Response {
+	resp, err := s.serve(ctx, req)
+	if err != nil {
+		resp = s.errorResponse(req, err)
+	}
+	if resp.Header == nil {
+		resp.Header = map[string]string{}
+	}
+	SecurityHeaders(resp.Header)
+	return resp
+}
+
+// errorResponse maps an error to its answer: JSON for the API, a small
+// HTML page for the browser's sign-in navigations. Every error carries an
+// ID that is also in the log.
+func (s *Service) errorResponse(req Request, err error) Response {
+	id := newID("err_")
+	var he *httpError
+	if !errors.As(err, &he) {
+		s.log("%s: %s %s: %v", id, req.Method, logPath(req.URL), err)
+		he = &httpError{Status: 500, Message: "internal error"}
+	} else {
+		s.log("%s: %s %s: %d %s%s", id, req.Method, logPath(req.URL), he.Status, he.Code, he.Message)
+	}
+	if isNavigation(req) {
+		page := fmt.Sprintf("<!doctype html>\n<html lang=en><meta charset=utf-8><title>Sign-in failed</title>\n<h1>Sign-in failed</h1>\n<p>%s</p>\n<p>Error ID %s</p>\n<p><a href=\"%s\">Sign in again</a></p>\n</html>\n",
+			html.EscapeString(he.Message), id, SignInPath)
+		return Response{Status: he.Status, Body: []byte(page), Header: map[string]string{"content-type": "text/html; charset=utf-8"}}
+	}
+	body := map[string]any{}
+	for k, v := range he.Extra {
+		body[k] = v
+	}
+	if he.Code != "" {
+		body["error"] = he.Code
+		if he.Message != "" {
+			body["error_description"] = he.Message
+		}
+	} else {
+		body["error"] = he.Message
+	}
+	body["id"] = id
+	if he.Status == 401 {
+		body["signin"] = SignInPath
+	}
+	r := jsonResponse(he.Status, body)
+	if he.Allow != "" {
+		r.Header["allow"] = he.Allow
+	}
+	return r
+}
+
+// isNavigation: /auth/login and /auth/callback are top-level browser
+// navigations; their errors are pages, not JSON.
+func isNavigation(req Request) bool {
+	u, err := url.Parse(req.URL)
+	return err == nil && (u.Path == "/auth/login" || u.Path == "/auth/callback")
+}
+
+// logPath is the URL's path only: queries carry codes and states.
+func logPath(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Path
+	}
+	return "(malformed URL)"
+}
+
+func (s *Service) serve(ctx context.Context, req Request) (Response, error) {
+	u, err := url.Parse(req.URL)
+	if err != nil {
+		return Response{}, errorf(400, "malformed URL")
+	}
+	if len(req.Body) > MaxBodyBytes {
+		return Response{}, errorf(413, "request body over the limit of %d bytes", MaxBodyBytes)
+	}
+	if err := checkFetchMetadata(req); err != nil {
+		return Response{}, err
+	}
+	parts := strings.Split(strings.Trim(u.EscapedPath(), "/"), "/")
+	for i, p := range parts {
+		if parts[i], err = url.PathUnescape(p); err != nil {
+			return Response{}, errorf(400, "malformed URL path")
+		}
+	}
+	q := u.Query()
+	var allowed []string
+	route := func(method string, pattern ...string) bool {
+		if len(parts) != len(pattern) {
+			return false
+		}
+		for i, p := range pattern {
+			if p != "*" && p != parts[i] {
+				return false
+			}
+		}
+		if req.Method != method && !(method == "GET" && req.Method == "HEAD") {
+			allowed = append(allowed, method)
+			return false
+		}
+		return true
+	}
+	notAllowed := func() (Response, error) {
+		if len(allowed) > 0 {
+			return Response{}, &httpError{Status: 405, Message: fmt.Sprintf("%s %s: method not allowed, want %s", req.Method, u.Path, strings.Join(allowed, " or ")), Allow: strings.Join(allowed, ", ")}
+		}
+		return Response{}, errorf(404, "no such endpoint")
+	}
+
+	if parts[0] == "auth" {
+		switch {
+		case route("GET", "auth", "providers"):
+			return s.providers(), nil
+		case route("GET", "auth", "login"):
+			return s.login(ctx, req, q)
+		case route("GET", "auth", "callback"):
+			return s.callback(ctx, req, q)
+		case route("POST", "auth", "logout"):
+			return s.logout(req)
+		case route("POST", "auth", "device"):
+			return s.deviceStart(ctx, req)
+		case route("POST", "auth", "device", "token"):
+			return s.deviceToken(ctx, req)
+		}
+		return notAllowed()
+	}
+	if parts[0] != "v1" {
+		return Response{}, errorf(404, "no such endpoint")
+	}
+
+	// Everything under /v1/ needs a session.
+	p, err := s.Authorize(req)
+	if err != nil {
+		return Response{}, err
+	}
+	switch {
+	case route("GET", "v1", "me"):
+		return s.me(p)
+	case route("GET", "v1", "sessions"):
+		return s.listSessions(p, q)
+	case route("DELETE", "v1", "sessions", "*"):
+		return s.endSession(p, parts[2])
+	case route("GET", "v1", "users"):
+		return s.listUsers(p)
+	case route("DELETE", "v1", "users", "*", "sessions"):
+		return s.endUserSessions(p, parts[2])
+	}
+	if len(allowed) > 0 {
+		return notAllowed()
+	}
+	return Response{Forward: p}, nil
+}
+
+// providers lists the sign-in options.
+func (s *Service) providers() Response {
+	type item struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	}
+	out := []item{}
+	for _, p := range s.cfg.Providers {
+		out = append(out, item{p.ID, p.Name})
+	}
+	return jsonResponse(200, map[string]any{"providers": out})
+}
+
+// isUnsafe: anything but GET and HEAD may change state.
+func isUnsafe(method string) bool { return method != "GET" && method != "HEAD" }
+
+// checkFetchMetadata refuses unsafe requests a browser marks as coming
+// from another site (whatever their credentials), and unsafe requests with
+// a body that is not JSON (HTML forms cannot send application/json
+// cross-site without a CORS preflight, which we never grant).
+func checkFetchMetadata(req Request) error {
+	if !isUnsafe(req.Method) {
+		return nil
+	}
+	switch req.Header["sec-fetch-site"] {
+	case "cross-site", "same-site":
+		return errorf(403, "cross-site request refused: %s requests must come from this site's own pages (Sec-Fetch-Site %s)", req.Method, req.Header["sec-fetch-site"])
+	}
+	if len(req.Body) > 0 {
+		mt, _, err := mime.ParseMediaType(req.Header["content-type"])
+		if err != nil || mt != "application/json" {
+			return errorf(415, "request body of type %s; expected application/json", oidcjwt.Quote(req.Header["content-type"]))
+		}
+	}
+	return nil
+}
+
+// checkSameOrigin is the CSRF check for unsafe requests authenticated by
+// cookie: the browser must say the request came from our own origin,
+// with Sec-Fetch-Site: same-origin or, from browsers that do not send
+// Fetch Metadata, an Origin exactly equal to ours.
+func (s *Service) checkSameOrigin(req Request) error {
+	if !isUnsafe(req.Method) {
+		return nil
+	}
+	if sfs, ok := req.Header["sec-fetch-site"]; ok && sfs != "" {
+		if sfs != "same-origin" {
+			return errorf(403, "cross-origin request refused: Sec-Fetch-Site %s; a %s with the session cookie must come from %s", oidcjwt.Quote(sfs), req.Method, s.cfg.Origin)
+		}
+		return nil
+	}
+	if o := req.Header["origin"]; o != s.cfg.Origin {
+		return errorf(403, "cross-origin request refused: Origin %s; a %s with the session cookie must come from %s", oidcjwt.Quote(o), req.Method, s.cfg.Origin)
+	}
+	return nil
+}
+
+// SecurityHeaders sets the response headers every answer of the edge
+// carries (lower-case names): no framing, no sniffing, no referrer, no
+// caching, HSTS, cross-origin isolation, and a CSP that allows nothing
+// (API answers and the sign-in pages need no script, style or image).
+func SecurityHeaders(h map[string]string) {
+	h["content-security-policy"] = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+	h["x-content-type-options"] = "nosniff"
+	h["referrer-policy"] = "no-referrer"
+	h["cache-control"] = "no-store"
+	h["strict-transport-security"] = "max-age=63072000; includeSubDomains"
+	h["cross-origin-opener-policy"] = "same-origin"
+	h["cross-origin-resource-policy"] = "same-origin"
+	h["x-frame-options"] = "DENY"
+}
+
+func jsonResponse(status int, v any) Response {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = 500, []byte(`{"error":"internal error: encoding the response"}`)
+	}
+	return Response{Status: status, Body: append(b, '\n'), Header: map[string]string{"content-type": "application/json"}}
+}
+
+// newID returns prefix followed by 96 random bits in hex.
+func newID(prefix string) string {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err))
+	}
+	return prefix + hex.EncodeToString(b[:])
+}
+
+func asInt(v any) int64 {
+	switch x := v.(type) {
+	case int64:
+		return x
+	case float64:
+		return int64(x)
+	case int:
+		return int64(x)
+	}
+	return 0
+}
+
+func asString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	}
+	return ""
+}
+
+func asBytes(v any) []byte {
+	switch x := v.(type) {
+	case []byte:
+		return x
+	case string:
+		return []byte(x)
+	}
+	return nil
+}
