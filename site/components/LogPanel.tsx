@@ -12,6 +12,7 @@ import { displayLabel } from '../lib/format.ts';
 /** One line's height in px; the same as .log-line in globals.css. */
 const LineHeight = 20;
 const IdlePollMs = 1000;
+const BusyPollMs = 250;
 
 function Line({ line, n, query, current }: { line: LogLine; n: number; query: string; current: boolean }) {
   const segments = useMemo(() => highlight(line.spans, query), [line, query]);
@@ -73,8 +74,8 @@ export function LogPanel({ runID, job }: { runID: string; job: Job }) {
           setEnded(true);
           return;
         }
-        // A full page means more is waiting: read on at once.
-        timer = setTimeout(read, page.text.length >= 512 * 1024 ? 0 : IdlePollMs);
+        // Output arriving: read on soon (a full page at once); quiet: back off.
+        timer = setTimeout(read, page.text.length >= 512 * 1024 ? 0 : page.text ? BusyPollMs : IdlePollMs);
       } catch (e) {
         if (stopped || e instanceof SignedOutError) return;
         setError(e as Error);

@@ -76,7 +76,8 @@ function makeWorld(now = Date.now()) {
     return token;
   };
   addSession('u_ada', 'cli', 'airlock/0.4.0 (linux; amd64)', now - 3 * 3_600_000);
-  addSession('u_ada', 'browser', 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15', now - 26 * 3_600_000);
+  const t = addSession('u_ada', 'browser', 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15', now - 26 * 3_600_000);
+  sessions.get(t).last_seen = now - 40 * 60_000;
 
   const pipeline = [
     { key: 'checkout', label: ':git: Checkout', deps: [], dur: 2_000, lines: 12 },

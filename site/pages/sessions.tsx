@@ -6,7 +6,7 @@ import { Empty, ErrorBox, Loading, StaleNote } from '../components/States.tsx';
 import { useNow, usePoll } from '../components/usePoll.ts';
 import { api, SignedOutError } from '../lib/api.ts';
 import type { Session, User } from '../lib/api.ts';
-import { absolute, ago, device, until } from '../lib/format.ts';
+import { absolute, ago, device, toMillis, until } from '../lib/format.ts';
 
 const RefreshMs = 10000;
 
@@ -18,6 +18,14 @@ function userOf(s: Session): { id: string; label: string; sub?: string } {
     return { id: p.id ?? p.email ?? '?', label: p.name || p.email || p.id || 'Unknown user', sub: p.name && p.email ? p.email : undefined };
   }
   return { id: '?', label: 'Unknown user' };
+}
+
+/** Expiry is when a session ends: the sooner of its idle and absolute limits. */
+function Expiry({ s, now }: { s: Session; now: number }) {
+  const limits = [toMillis(s.idle_expires), toMillis(s.expires)].filter((x): x is number => x !== null);
+  if (limits.length === 0) return <span className="muted">—</span>;
+  const at = Math.min(...limits);
+  return <span title={absolute(at)}>{at <= now ? 'expired' : `in ${until(at, now)}`}</span>;
 }
 
 function SessionTable({
@@ -65,7 +73,7 @@ function SessionTable({
                 <span title={absolute(s.last_seen)}>{ago(s.last_seen, now)}</span>
               </td>
               <td data-label="Expires">
-                <span title={absolute(s.expires)}>in {until(s.idle_expires ?? s.expires, now)}</span>
+                <Expiry s={s} now={now} />
               </td>
               <td className="cell-action">
                 <button
