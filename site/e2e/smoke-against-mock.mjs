@@ -4,7 +4,7 @@
 // script's selectors and flow work before the real stack exists. The real e2e
 // runs dashboard.e2e.mjs against the full stack instead.
 //
-//   npm run site:build && npm run site:e2e:mock     (screenshots: AIRLOCK_SCREENSHOTS, default site/out-e2e)
+//   npm run site:build && npm run site:e2e:mock     (screenshots: AIRLOCK_SCREENSHOTS, default build/site-e2e-mock)
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -30,7 +30,7 @@ const child = spawn(process.execPath, [path.join(here, 'dashboard.e2e.mjs')], {
     AIRLOCK_RUN_ID: mock.runID,
     AIRLOCK_CANCEL_JOB_KEY: mock.cancelJobKey,
     AIRLOCK_AGENT_IDENTITY: 'arn:aws:iam::123456789012:role/airlock-agent',
-    AIRLOCK_SCREENSHOTS: process.env.AIRLOCK_SCREENSHOTS ?? path.join(here, '..', 'out-e2e'),
+    AIRLOCK_SCREENSHOTS: process.env.AIRLOCK_SCREENSHOTS ?? path.join(here, '..', '..', 'build', 'site-e2e-mock'),
   },
 });
 const code = await new Promise((resolve) => child.on('exit', (c, sig) => resolve(c ?? (sig ? 1 : 0))));
