@@ -25,7 +25,7 @@ type UserView struct {
 type SessionView struct {
 	ID          string `json:"id"`
 	Kind        string `json:"kind"`
-	User        string `json:"user,omitempty"` // in admin listings
+	User        *Owner `json:"user,omitempty"` // in admin listings
 	Created     string `json:"created"`
 	LastSeen    string `json:"last_seen"`
 	IdleExpires string `json:"idle_expires"`
@@ -34,18 +34,26 @@ type SessionView struct {
 	Current     bool   `json:"current"`
 }
 
+// Owner is whose session it is, in admin listings.
+type Owner struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
+	Name  string `json:"name"`
+}
+
 func userViewOf(p *Principal) UserView {
 	return UserView{ID: p.User, Email: p.Email, Name: p.Name, Role: p.Role, Provider: p.Provider}
 }
 
 func rfc3339(ms int64) string { return time.UnixMilli(ms).UTC().Format(time.RFC3339) }
 
-const sessionColumns = `id, kind, user_id, created_ms, last_seen_ms, expires_ms, user_agent`
+const sessionColumns = `id, kind, user_id, created_ms, last_seen_ms, expires_ms, user_agent,
+	(SELECT email FROM users WHERE users.id = sessions.user_id), (SELECT name FROM users WHERE users.id = sessions.user_id)`
 
 func (s *Service) scanSession(r []any, current string) SessionView {
 	lastSeen, expires := asInt(r[4]), asInt(r[5])
 	idle := min(lastSeen+s.cfg.IdleTimeout.Milliseconds(), expires)
-	return SessionView{ID: asString(r[0]), Kind: asString(r[1]), User: asString(r[2]), Created: rfc3339(asInt(r[3])),
+	return SessionView{ID: asString(r[0]), Kind: asString(r[1]), User: &Owner{ID: asString(r[2]), Email: asString(r[7]), Name: asString(r[8])}, Created: rfc3339(asInt(r[3])),
 		LastSeen: rfc3339(lastSeen), IdleExpires: rfc3339(idle), Expires: rfc3339(expires), UserAgent: asString(r[6]),
 		Current: asString(r[0]) == current}
 }
@@ -58,7 +66,7 @@ func (s *Service) sessionView(id, current string) (SessionView, error) {
 			return errorf(404, "session not found")
 		}
 		v = s.scanSession(rows[0], current)
-		v.User = ""
+		v.User = nil
 		return nil
 	})
 	return v, err
@@ -80,9 +88,9 @@ func requireAdmin(p *Principal) error {
 	return nil
 }
 
-// listSessions is GET /v1/sessions: the caller's own sessions; an admin
-// may ask for one user's (?user=ID) or everyone's (?all=1), and then each
-// item names its user.
+// listSessions is GET /v1/sessions: a JSON array of the caller's own
+// sessions; an admin may ask for one user's (?user=ID) or everyone's
+// (?all=1), and then each item names its user.
 func (s *Service) listSessions(p *Principal, q url.Values) (Response, error) {
 	userID, err := single(q, "user")
 	if err != nil {
@@ -117,13 +125,13 @@ func (s *Service) listSessions(p *Principal, q url.Values) (Response, error) {
 		for _, r := range rows {
 			v := s.scanSession(r, p.SessionID)
 			if !admin {
-				v.User = ""
+				v.User = nil
 			}
 			out = append(out, v)
 		}
 		return nil
 	})
-	return jsonResponse(200, map[string]any{"sessions": out}), err
+	return jsonResponse(200, out), err
 }
 
 // endSession is DELETE /v1/sessions/{id}: one's own session, or (admin)
