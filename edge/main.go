@@ -1,9 +1,10 @@
 //go:build js && wasm
 
 // Command edge is Airlock's control plane compiled to WebAssembly. One
-// instance boots inside each Scheduler Durable Object (see worker.mjs): the
-// shim hands it the object's state and it registers the handlers the shim
-// forwards every event to. All decisions are in package scheduler.
+// instance boots inside each Durable Object (see worker.mjs): the shim hands
+// it the object's state and its role, and it registers the handlers the shim
+// forwards every event to. All decisions are in package scheduler (the
+// Scheduler object) and package sessions (the Sessions object).
 package main
 
 import (
@@ -16,6 +17,7 @@ import (
 
 	"github.com/airlockci/airlock/edge/internal/jsdo"
 	"github.com/airlockci/airlock/edge/scheduler"
+	"github.com/airlockci/airlock/edge/sessions"
 	"github.com/airlockci/airlock/internal/identity"
 )
 
@@ -25,20 +27,67 @@ func main() {
 		fmt.Println("airlock edge: AIRLOCK_HOST names no host object; start me from worker.mjs")
 		return
 	}
+	role := os.Getenv("AIRLOCK_ROLE")
 	logf := func(format string, args ...any) {
-		js.Global().Get("console").Call("log", "airlock: "+fmt.Sprintf(format, args...))
+		js.Global().Get("console").Call("log", "airlock "+role+": "+fmt.Sprintf(format, args...))
 	}
-	ctx, env := host.Get("ctx"), host.Get("env")
-	db, err := jsdo.NewSQL(ctx.Get("storage"), host.Get("tx"))
+	db, err := jsdo.NewSQL(host.Get("ctx").Get("storage"), host.Get("tx"))
 	if err != nil {
 		host.Call("failed", err.Error())
 		return
 	}
-	_ = env
+	switch role {
+	case "scheduler":
+		err = serveScheduler(host, db, logf)
+	case "sessions":
+		err = serveSessions(host, db, logf)
+	default:
+		err = fmt.Errorf("unknown role %q: want scheduler or sessions", role)
+	}
+	if err != nil {
+		host.Call("failed", err.Error())
+		return
+	}
+	host.Call("ready")
+	select {}
+}
+
+// guard wraps a handler so that a panic answers 500 (and is logged) instead
+// of ending the instance for every later event.
+func guard(logf func(string, ...any), name string, fn func(args []js.Value) any) js.Func {
+	return js.FuncOf(func(this js.Value, args []js.Value) (ret any) {
+		defer func() {
+			if r := recover(); r != nil {
+				logf("%s: panic: %v", name, r)
+				ret = js.ValueOf(map[string]any{"status": 500, "body": `{"error":"internal error"}`})
+			}
+		}()
+		return fn(args)
+	})
+}
+
+// request reads the shim's request descriptor.
+func request(d js.Value) (method, url string, header map[string]string, body []byte) {
+	header = map[string]string{}
+	h := d.Get("headers")
+	keys := js.Global().Get("Object").Call("keys", h)
+	for i := 0; i < keys.Length(); i++ {
+		k := keys.Index(i).String()
+		header[k] = h.Get(k).String()
+	}
+	if b := d.Get("body"); !b.IsUndefined() && !b.IsNull() {
+		body = make([]byte, b.Get("length").Int())
+		js.CopyBytesToGo(body, b)
+	}
+	return d.Get("method").String(), d.Get("url").String(), header, body
+}
+
+// serveScheduler registers the Scheduler object's handlers.
+func serveScheduler(host js.Value, db *jsdo.SQL, logf func(string, ...any)) error {
+	ctx := host.Get("ctx")
 	sched, err := scheduler.New(db, jsdo.NewSockets(ctx), jsdo.NewAlarm(ctx.Get("storage")), time.Now, scheduler.Config{Log: logf})
 	if err != nil {
-		host.Call("failed", err.Error())
-		return
+		return err
 	}
 	// The agent pools (trust configuration as code). A broken file does not
 	// stop the control plane: the API keeps working and agents are refused
@@ -62,34 +111,11 @@ func main() {
 		return verifier.Verify(context.Background(), v.Proof, v.Challenge)
 	}
 
-	// Every handler recovers: a panic must not end the instance for all.
-	guard := func(name string, fn func(args []js.Value) any) js.Func {
-		return js.FuncOf(func(this js.Value, args []js.Value) (ret any) {
-			defer func() {
-				if r := recover(); r != nil {
-					logf("%s: panic: %v", name, r)
-					ret = js.ValueOf(map[string]any{"status": 500, "body": `{"error":"internal error"}`})
-				}
-			}()
-			return fn(args)
-		})
-	}
-
 	host.Set("maxBody", scheduler.MaxBodyBytes)
 	// fetch(request descriptor) → response descriptor
-	host.Set("fetch", guard("fetch", func(args []js.Value) any {
-		d := args[0]
-		req := scheduler.Request{Method: d.Get("method").String(), URL: d.Get("url").String(), Header: map[string]string{}}
-		h := d.Get("headers")
-		keys := js.Global().Get("Object").Call("keys", h)
-		for i := 0; i < keys.Length(); i++ {
-			k := keys.Index(i).String()
-			req.Header[k] = h.Get(k).String()
-		}
-		if b := d.Get("body"); !b.IsUndefined() && !b.IsNull() {
-			req.Body = make([]byte, b.Get("length").Int())
-			js.CopyBytesToGo(req.Body, b)
-		}
+	host.Set("fetch", guard(logf, "fetch", func(args []js.Value) any {
+		var req scheduler.Request
+		req.Method, req.URL, req.Header, req.Body = request(args[0])
 		resp := sched.Serve(req)
 		if v := resp.Verify; v != nil {
 			// Verifying talks to STS or an OIDC issuer: answer with a
@@ -103,7 +129,7 @@ func main() {
 	}))
 	// message(conn, data Uint8Array | string) → undefined, or a promise
 	// while a re-proof is verified
-	host.Set("message", guard("message", func(args []js.Value) any {
+	host.Set("message", guard(logf, "message", func(args []js.Value) any {
 		conn, data := args[0].String(), args[1]
 		var b []byte
 		if data.Type() == js.TypeString {
@@ -129,35 +155,42 @@ func main() {
 			return nil
 		})
 	}))
-	host.Set("close", guard("close", func(args []js.Value) any {
+	host.Set("close", guard(logf, "close", func(args []js.Value) any {
 		if err := sched.Closed(args[0].String()); err != nil {
 			logf("close of %s: %v", args[0].String(), err)
 		}
 		return nil
 	}))
-	host.Set("alarm", guard("alarm", func(args []js.Value) any {
+	host.Set("alarm", guard(logf, "alarm", func(args []js.Value) any {
 		if err := sched.Alarm(); err != nil {
 			logf("alarm: %v", err)
 		}
 		return nil
 	}))
-	host.Call("ready")
-	select {}
+	return nil
 }
 
-// describe turns a response into the descriptor the shim builds a Response from.
+// describe turns a response into the descriptor the shim builds a Response
+// from. Every answer carries the edge's security headers.
 func describe(resp scheduler.Response) js.Value {
-	headers := map[string]any{}
-	for k, v := range resp.Header {
-		headers[k] = v
-	}
-	out := map[string]any{"status": resp.Status, "headers": headers}
 	if resp.Upgrade != "" {
-		out["upgrade"] = resp.Upgrade
-	} else {
-		body := js.Global().Get("Uint8Array").New(len(resp.Body))
-		js.CopyBytesToJS(body, resp.Body)
-		out["body"] = body
+		return js.ValueOf(map[string]any{"status": resp.Status, "upgrade": resp.Upgrade})
 	}
-	return js.ValueOf(out)
+	if resp.Header == nil {
+		resp.Header = map[string]string{}
+	}
+	sessions.SecurityHeaders(resp.Header)
+	return descriptor(resp.Status, sessions.Response{Header: resp.Header}.Headers(), resp.Body)
+}
+
+// descriptor is a response descriptor; headers are name-value pairs so
+// that a name may repeat (Set-Cookie).
+func descriptor(status int, headers [][2]string, body []byte) js.Value {
+	pairs := make([]any, len(headers))
+	for i, h := range headers {
+		pairs[i] = []any{h[0], h[1]}
+	}
+	b := js.Global().Get("Uint8Array").New(len(body))
+	js.CopyBytesToJS(b, body)
+	return js.ValueOf(map[string]any{"status": status, "headers": pairs, "body": b})
 }

@@ -1,23 +1,35 @@
 // Airlock edge: the Worker entry point and the Durable Object shim.
 //
-// Every decision is made in Go (edge/main.go → package scheduler). This file
-// only does what Go compiled to Wasm cannot do itself: define the Durable
-// Object class, boot one Go instance per object, read request bodies, build
-// Response and WebSocketPair objects, and forward events into Go.
+// Every decision is made in Go (edge/main.go → packages scheduler and
+// sessions). This file only does what Go compiled to Wasm cannot do itself:
+// define the Durable Object classes, boot one Go instance per object, read
+// request bodies, build Response and WebSocketPair objects, and forward
+// events into Go.
 //
-// The stateless Worker does no work of its own beyond one plain-JS route
-// (/v1/ping, the floor the benchmark compares against): every API request
-// goes to the Scheduler object, where one long-lived Go instance serves it.
-// (A long-lived Go instance in the stateless Worker breaks under concurrency;
-// see RATIONALE.md.)
+// Routing (the Worker does no work of its own beyond the plain-JS /v1/ping,
+// the floor the benchmark compares against):
+//   - the agents' routes go straight to the Scheduler object: agents prove
+//     who they are with workload identity and never carry a session;
+//   - every other API and /auth route goes to the Sessions object, which
+//     answers sign-in and session routes itself and forwards the rest to the
+//     Scheduler with the checked principal attached;
+//   - everything else is the dashboard's static assets (wrangler.toml).
+// (A long-lived Go instance in the stateless Worker breaks under
+// concurrency; see RATIONALE.md.)
 import "../build/edge/wasm_exec.js";
 import edgeWasm from "../build/edge/airlock.wasm";
-// The agent pools: trust configuration as code, from git. A deployment may
-// override it with the AIRLOCK_POOLS variable (the local dev stack does, to
-// trust its local STS and OIDC issuer).
+// Configuration as code, from git. A deployment may override each with a
+// variable (the local dev stack does, to trust its local STS, OIDC issuer
+// and development identity provider).
 import bundledPools from "../.airlock/pools.yml";
+import bundledSSO from "../.airlock/sso.yml";
 
-const SCHEDULER_NAME = "main";
+const OBJECT_NAME = "main";
+// The header that carries the signed-in person from Sessions to Scheduler.
+// Only the Sessions object may set it: a request from outside that carries
+// it is refused.
+const PRINCIPAL = "airlock-principal";
+const AGENT_PATHS = new Set(["/v1/agents/challenge", "/v1/agents/connect", "/v1/healthz"]);
 
 export default {
   async fetch(request, env) {
@@ -25,17 +37,24 @@ export default {
     if (url.pathname === "/v1/ping") {
       return new Response('{"ok":true}\n', { headers: { "content-type": "application/json" } });
     }
-    const stub = env.SCHEDULER.get(env.SCHEDULER.idFromName(SCHEDULER_NAME));
-    return stub.fetch(request);
+    if (request.headers.has(PRINCIPAL)) {
+      return new Response(`{"error":"the ${PRINCIPAL} header is internal; do not send it"}\n`,
+        { status: 400, headers: { "content-type": "application/json" } });
+    }
+    const ns = AGENT_PATHS.has(url.pathname) ? env.SCHEDULER : env.SESSIONS;
+    return ns.get(ns.idFromName(OBJECT_NAME)).fetch(request);
   },
 };
 
 let hostCounter = 0;
 
-export class Scheduler {
-  constructor(ctx, env) {
+// GoObject is a Durable Object whose every event is handled by one
+// long-lived Go instance playing role ("scheduler" or "sessions").
+class GoObject {
+  constructor(ctx, env, role) {
     this.ctx = ctx;
     this.env = env;
+    this.role = role;
     this.host = null;
     ctx.blockConcurrencyWhile(() => this.boot());
   }
@@ -50,6 +69,8 @@ export class Scheduler {
       env,
       pools: env.AIRLOCK_POOLS || bundledPools,
       poolsName: env.AIRLOCK_POOLS ? "AIRLOCK_POOLS" : ".airlock/pools.yml",
+      sso: env.AIRLOCK_SSO || bundledSSO,
+      ssoName: env.AIRLOCK_SSO ? "AIRLOCK_SSO" : ".airlock/sso.yml",
       fetchCapped,
       // tx runs fn in a storage transaction; a non-undefined return from fn
       // rolls it back and is returned.
@@ -74,7 +95,7 @@ export class Scheduler {
     globalThis[name] = host;
     const go = new Go();
     // A larger GC target: the heap is small and a collection stalls every event.
-    go.env = { AIRLOCK_HOST: name, GOGC: "400" };
+    go.env = { AIRLOCK_HOST: name, AIRLOCK_ROLE: this.role, GOGC: "400" };
     const instance = await WebAssembly.instantiate(edgeWasm, go.importObject);
     const exited = go.run(instance);
     exited.then(() => { if (this.go === go) this.host = null; });
@@ -102,7 +123,18 @@ export class Scheduler {
       this.ctx.acceptWebSocket(pair[1], [out.upgrade]);
       return new Response(null, { status: 101, webSocket: pair[0] });
     }
-    return new Response(out.body, { status: out.status, headers: out.headers });
+    if (out.forward) {
+      // Sessions checked the session: the request goes on to the Scheduler
+      // with who it acts for, and without the credentials themselves.
+      headers[PRINCIPAL] = out.forward;
+      delete headers["cookie"];
+      delete headers["authorization"];
+      const stub = this.env.SCHEDULER.get(this.env.SCHEDULER.idFromName(OBJECT_NAME));
+      return stub.fetch(request.url, { method: request.method, headers, body });
+    }
+    // 204 and 304 answers must not have a body, not even an empty one.
+    const payload = out.status === 204 || out.status === 304 ? null : out.body;
+    return new Response(payload, { status: out.status, headers: out.headers });
   }
 
   async webSocketMessage(ws, message) {
@@ -126,6 +158,14 @@ export class Scheduler {
     const host = await this.live();
     host.alarm();
   }
+}
+
+export class Scheduler extends GoObject {
+  constructor(ctx, env) { super(ctx, env, "scheduler"); }
+}
+
+export class Sessions extends GoObject {
+  constructor(ctx, env) { super(ctx, env, "sessions"); }
 }
 
 function connOf(ctx, ws) {

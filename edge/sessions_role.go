@@ -1,0 +1,68 @@
+//go:build js && wasm
+
+package main
+
+import (
+	"context"
+	"syscall/js"
+	"time"
+
+	"github.com/airlockci/airlock/edge/internal/jsdo"
+	"github.com/airlockci/airlock/edge/scheduler"
+	"github.com/airlockci/airlock/edge/sessions"
+)
+
+// sweepEvery is how often the Sessions object deletes expired sessions,
+// login attempts and device sign-ins (they are also refused on access).
+const sweepEvery = time.Hour
+
+// serveSessions registers the Sessions object's handlers: sign-in, the
+// session routes, and the gate every person's API request passes.
+func serveSessions(host js.Value, db *jsdo.SQL, logf func(string, ...any)) error {
+	env := host.Get("env")
+	cfg, err := sessions.LoadConfig(host.Get("ssoName").String(), []byte(host.Get("sso").String()))
+	if err != nil {
+		// Sign-in is impossible without its configuration, and every API
+		// request would be refused anyway: say why, loudly, at boot.
+		return err
+	}
+	secret := func(name string) string {
+		if v := env.Get(name); v.Type() == js.TypeString {
+			return v.String()
+		}
+		return ""
+	}
+	svc, err := sessions.New(db, jsdo.NewFetcher(host.Get("fetchCapped"), 256<<10), time.Now, cfg, secret, logf)
+	if err != nil {
+		return err
+	}
+	alarm := jsdo.NewAlarm(host.Get("ctx").Get("storage"))
+	alarm.Set(time.Now().Add(sweepEvery))
+
+	host.Set("maxBody", sessions.MaxBodyBytes)
+	host.Set("fetch", guard(logf, "fetch", func(args []js.Value) any {
+		var req sessions.Request
+		req.Method, req.URL, req.Header, req.Body = request(args[0])
+		// Sign-in talks to the identity provider: every request is
+		// answered with a promise so that Serve may await a fetch.
+		return jsdo.Promise(func() any {
+			resp := svc.Serve(context.Background(), req)
+			if p := resp.Forward; p != nil {
+				return js.ValueOf(map[string]any{"forward": scheduler.EncodePrincipal(scheduler.Principal{
+					User: p.User, Email: p.Email, Name: p.Name, Role: p.Role, Session: p.SessionID, Kind: p.Kind,
+				})})
+			}
+			return descriptor(resp.Status, resp.Headers(), resp.Body)
+		})
+	}))
+	host.Set("alarm", guard(logf, "alarm", func(args []js.Value) any {
+		if err := svc.Sweep(time.Now()); err != nil {
+			logf("sweep: %v", err)
+		}
+		alarm.Set(time.Now().Add(sweepEvery))
+		return nil
+	}))
+	host.Set("message", guard(logf, "message", func(args []js.Value) any { return nil }))
+	host.Set("close", guard(logf, "close", func(args []js.Value) any { return nil }))
+	return nil
+}
