@@ -437,6 +437,10 @@ func (s *Service) serve(ctx context.Context, req Request) (Response, error) {
 	}
 
 	if parts[0] == "auth" {
+		if req.Method == "HEAD" && len(parts) == 2 && (parts[1] == "login" || parts[1] == "callback") {
+			// These GETs start or finish a sign-in; a HEAD must not.
+			return Response{}, &httpError{Status: 405, Message: fmt.Sprintf("HEAD %s: method not allowed, want GET", u.Path), Allow: "GET"}
+		}
 		switch {
 		case route("GET", "auth", "providers"):
 			return s.providers(), nil

@@ -970,4 +970,7 @@ func TestRouting(t *testing.T) {
 	if r := w.do("HEAD", "/auth/providers", nil, ""); r.Status != 200 {
 		t.Errorf("HEAD: %d", r.Status)
 	}
+	if r := w.do("HEAD", "/auth/login?provider=acme", nil, ""); r.Status != 405 || w.count("logins") != 0 {
+		t.Errorf("HEAD /auth/login: %d, %d attempts stored; want 405 and none", r.Status, w.count("logins"))
+	}
 }
