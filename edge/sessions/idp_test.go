@@ -43,8 +43,9 @@ type idp struct {
 	codes      map[string]*grant
 	devices    map[string]*deviceGrant // by device_code
 	tokenCalls int
-	// block, when set, is waited on by the token endpoint.
-	block chan struct{}
+	// block, when set, is waited on by the token endpoint, which first
+	// sends on entered.
+	block, entered chan struct{}
 }
 
 type idpUser struct {
@@ -165,9 +166,10 @@ func (p *idp) clientOK(r *http.Request) bool {
 func (p *idp) token(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	p.tokenCalls++
-	block := p.block
+	block, entered := p.block, p.entered
 	p.mu.Unlock()
 	if block != nil {
+		entered <- struct{}{}
 		<-block
 	}
 	if err := r.ParseForm(); err != nil {
