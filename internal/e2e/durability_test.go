@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/airlockci/airlock/edge/scheduler"
+	"github.com/airlockci/airlock/internal/devstack"
 )
 
 // Nothing lost: a run accepted while no agent is connected, and a job
@@ -119,5 +121,31 @@ func TestCLI(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Revocation is instant: with requests of a session constantly in flight,
+// not one request sent after the revoke call returned is accepted.
+func TestRevocationIsInstant(t *testing.T) {
+	s := shared(t)
+	ctx := context.Background()
+	victim, err := s.sso.SignInCLI(ctx, s.cp.URL, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := devstack.MeasureRevocation(ctx, s.cp.URL, victim, s.token, 4, 200*time.Millisecond, 300*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("revocation: %+v", r)
+	if r.AcceptedAfter != 0 {
+		t.Errorf("%d requests sent after the revoke returned were accepted; want 0", r.AcceptedAfter)
+	}
+	if r.RefusedAfter == 0 {
+		t.Errorf("no request was sent after the revoke: the measurement saw nothing (%+v)", r)
+	}
+	// The admin's own session is untouched.
+	if code, body, _ := s.do("GET", "/v1/me", nil); code != 200 {
+		t.Errorf("the revoking session: got %d %s, want 200", code, body)
 	}
 }
