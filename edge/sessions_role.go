@@ -39,7 +39,9 @@ func serveSessions(host js.Value, db *jsdo.SQL, logf func(string, ...any)) error
 	alarm := jsdo.NewAlarm(host.Get("ctx").Get("storage"))
 	alarm.Set(time.Now().Add(sweepEvery))
 
-	host.Set("maxBody", sessions.MaxBodyBytes)
+	// Forwarded requests (a pipeline submission) may be larger than the
+	// Sessions routes' own bodies; the Scheduler holds them to its limit.
+	host.Set("maxBody", max(sessions.MaxBodyBytes, scheduler.MaxBodyBytes))
 	host.Set("fetch", guard(logf, "fetch", func(args []js.Value) any {
 		var req sessions.Request
 		req.Method, req.URL, req.Header, req.Body = request(args[0])

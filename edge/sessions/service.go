@@ -39,6 +39,11 @@ type Fetcher = oidcjwt.Fetcher
 // hands over at most MaxBodyBytes+1 bytes, and more is answered 413.
 const MaxBodyBytes = 64 << 10
 
+// MaxForwardBodyBytes is the largest body of a request Serve forwards to
+// the Scheduler (which enforces its own limit, no larger than this); the
+// caller hands over at most MaxForwardBodyBytes+1 bytes.
+const MaxForwardBodyBytes = 8 << 20
+
 // Limits and lifetimes.
 const (
 	// LoginTTL is how long a sign-in may take from /auth/login to
@@ -87,7 +92,7 @@ type Request struct {
 	// URL is the full request URL.
 	URL    string
 	Header map[string]string // lower-case names
-	// Body holds at most MaxBodyBytes+1 bytes.
+	// Body holds at most MaxForwardBodyBytes+1 bytes (see MaxBodyBytes).
 	Body []byte
 }
 
@@ -400,7 +405,10 @@ func (s *Service) serve(ctx context.Context, req Request) (Response, error) {
 	if err != nil {
 		return Response{}, errorf(400, "malformed URL")
 	}
-	if len(req.Body) > MaxBodyBytes {
+	// The body limit is this service's own: a request it forwards is held
+	// to the Scheduler's limit there (the shim reads up to the larger one).
+	tooBig := len(req.Body) > MaxBodyBytes
+	if tooBig && (len(req.Body) > MaxForwardBodyBytes || !strings.HasPrefix(u.Path, "/v1/")) {
 		return Response{}, errorf(413, "request body over the limit of %d bytes", MaxBodyBytes)
 	}
 	if err := checkFetchMetadata(req); err != nil {
@@ -465,6 +473,10 @@ func (s *Service) serve(ctx context.Context, req Request) (Response, error) {
 	p, err := s.Authorize(req)
 	if err != nil {
 		return Response{}, err
+	}
+	ownRoute := len(parts) >= 2 && (parts[1] == "me" || parts[1] == "sessions" || parts[1] == "users")
+	if tooBig && ownRoute {
+		return Response{}, errorf(413, "request body over the limit of %d bytes", MaxBodyBytes)
 	}
 	switch {
 	case route("GET", "v1", "me"):

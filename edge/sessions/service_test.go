@@ -622,6 +622,25 @@ func TestTokenTransport(t *testing.T) {
 	}
 }
 
+// A request Serve forwards may carry a body larger than its own routes
+// take (a pipeline submission): the Scheduler holds it to its own limit.
+func TestBodyLimits(t *testing.T) {
+	w := newWorld(t)
+	ctok := w.deviceSignIn(alice)
+	h := map[string]string{"authorization": "Bearer " + ctok, "content-type": "application/json"}
+	big := `"` + strings.Repeat("a", sessions.MaxBodyBytes) + `"`
+	if r := w.do("POST", "/v1/runs", h, big); r.Forward == nil {
+		t.Errorf("a %d-byte submission: got %d %s, want it forwarded", len(big), r.Status, r.Body)
+	}
+	for _, path := range []string{"/auth/logout", "/auth/device", "/v1/sessions/x"} {
+		method := "POST"
+		if path == "/v1/sessions/x" {
+			method = "DELETE"
+		}
+		wantStatus(t, w.do(method, path, h, big), 413, "over the limit")
+	}
+}
+
 func TestCSRF(t *testing.T) {
 	w := newWorld(t)
 	btok := w.signIn(w.acme, "acme", alice)
@@ -644,7 +663,7 @@ func TestCSRF(t *testing.T) {
 		{"bearer from a cross-site page", "POST", map[string]string{"authorization": "Bearer " + ctok, "sec-fetch-site": "cross-site"}, `{}`, 403, "cross-site request refused"},
 		{"form body", "POST", map[string]string{"cookie": cookie, "sec-fetch-site": "same-origin", "content-type": "application/x-www-form-urlencoded"}, `a=b`, 415, "expected application/json"},
 		{"text/plain body", "POST", map[string]string{"authorization": "Bearer " + ctok, "content-type": "text/plain"}, `{}`, 415, "expected application/json"},
-		{"body too large", "POST", map[string]string{"authorization": "Bearer " + ctok}, `"` + strings.Repeat("a", sessions.MaxBodyBytes) + `"`, 413, "over the limit"},
+		{"body too large to forward", "POST", map[string]string{"authorization": "Bearer " + ctok}, `"` + strings.Repeat("a", sessions.MaxForwardBodyBytes) + `"`, 413, "over the limit"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

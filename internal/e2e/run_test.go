@@ -130,7 +130,8 @@ func TestBadRequests(t *testing.T) {
 		{"unknown run", "GET", "/v1/runs/r_0000", nil, 404, "not found"},
 		{"unknown job log", "GET", "/v1/runs/r_0000/jobs/x/log", nil, 404, "not found"},
 		{"wrong method", "PUT", "/v1/runs", []byte("{}"), 405, "method not allowed"},
-		{"no endpoint", "GET", "/v2", nil, 404, "no such endpoint"},
+		{"no endpoint", "GET", "/v1/nothing", nil, 404, "no such endpoint"},
+		{"not the API: the dashboard's 404 page", "GET", "/v2", nil, 404, "Page not found"},
 		{"connect without upgrade", "GET", "/v1/agents/connect", nil, 426, "WebSocket"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
