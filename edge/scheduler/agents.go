@@ -296,7 +296,7 @@ func (s *Scheduler) refuse(conn string, code int, reason string) {
 // the agent may reconnect and carry on; if it does not, Alarm re-queues them.
 func (s *Scheduler) Closed(conn string) error {
 	return s.run(func(ev *event) error {
-		s.exec(`UPDATE agents SET connected = 0, ready = 0, conn = '' WHERE conn = ?`, conn)
+		s.exec(`UPDATE agents SET connected = 0, ready = 0, conn = '', disconnected_ms = ? WHERE conn = ?`, s.nowMS(), conn)
 		s.exec(`DELETE FROM conns WHERE conn = ?`, conn)
 		s.exec(`DELETE FROM challenges WHERE conn = ?`, conn)
 		ev.rearm = true
@@ -332,7 +332,7 @@ func (ev *event) hello(conn, identity, pool string, poolTags map[string]string, 
 			ev.close(old, CloseReplaced, "replaced by a new connection of the same agent")
 			s.exec(`UPDATE conns SET agent_id = '' WHERE conn = ?`, old)
 		}
-		s.exec(`UPDATE agents SET tags = ?, slots = ?, version = ?, conn = ?, connected = 1, ready = 1, connected_ms = ?, last_seen_ms = ?, pool = ? WHERE id = ?`,
+		s.exec(`UPDATE agents SET tags = ?, slots = ?, version = ?, conn = ?, connected = 1, ready = 1, connected_ms = ?, last_seen_ms = ?, pool = ?, disconnected_ms = 0 WHERE id = ?`,
 			string(tagsJSON), int64(slots), h.Version, conn, now, now, pool, agentID)
 	} else {
 		agentID = newID("a_")

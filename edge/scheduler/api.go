@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/airlockci/airlock/internal/identity"
 )
@@ -40,18 +41,20 @@ type Response struct {
 
 // RunView is a run as the API shows it.
 type RunView struct {
-	ID         string    `json:"id"`
-	Number     int64     `json:"number"`
-	State      string    `json:"state"`
-	Filename   string    `json:"filename"`
-	Repository string    `json:"repository,omitempty"`
-	Commit     string    `json:"commit,omitempty"`
-	Branch     string    `json:"branch,omitempty"`
-	Message    string    `json:"message,omitempty"`
-	CreatedMS  int64     `json:"created_ms"`
-	FinishedMS int64     `json:"finished_ms,omitempty"`
-	CreatedBy  string    `json:"created_by,omitempty"`
-	Jobs       []JobView `json:"jobs"`
+	ID         string `json:"id"`
+	Number     int64  `json:"number"`
+	State      string `json:"state"`
+	Filename   string `json:"filename"`
+	Repository string `json:"repository,omitempty"`
+	Commit     string `json:"commit,omitempty"`
+	Branch     string `json:"branch,omitempty"`
+	Message    string `json:"message,omitempty"`
+	CreatedMS  int64  `json:"created_ms"`
+	FinishedMS int64  `json:"finished_ms,omitempty"`
+	CreatedBy  string `json:"created_by,omitempty"`
+	// RebuildOf is the run this one was rebuilt from.
+	RebuildOf string    `json:"rebuild_of,omitempty"`
+	Jobs      []JobView `json:"jobs"`
 }
 
 // JobView is a job as the API shows it.
@@ -69,6 +72,8 @@ type JobView struct {
 	StartedMS  int64    `json:"started_ms,omitempty"`
 	FinishedMS int64    `json:"finished_ms,omitempty"`
 	LogSeq     int64    `json:"log_seq"`
+	// RetriedBy is who last started the job again by hand.
+	RetriedBy string `json:"retried_by,omitempty"`
 }
 
 // AgentView is an agent as the API shows it.
@@ -84,14 +89,32 @@ type AgentView struct {
 	Connected   bool              `json:"connected"`
 	ConnectedMS int64             `json:"connected_ms"`
 	LastSeenMS  int64             `json:"last_seen_ms"`
+	// DisconnectedMS is when its connection ended; zero while connected.
+	DisconnectedMS int64 `json:"disconnected_ms,omitempty"`
+	// Jobs are the jobs assigned to it or running on it now.
+	Jobs []AgentJob `json:"jobs"`
 }
+
+// AgentJob is a job an agent holds, as the agents view shows it.
+type AgentJob struct {
+	RunID     string `json:"run_id"`
+	RunNumber int64  `json:"run_number"`
+	Key       string `json:"key"`
+	Label     string `json:"label"`
+	// StartedMS is zero while the job is assigned but not yet accepted.
+	StartedMS int64 `json:"started_ms"`
+}
+
+// AgentsListedFor is how long a disconnected agent stays in the agents
+// list; its row stays in the database (a reconnecting agent keeps its ID).
+const AgentsListedFor = 24 * time.Hour
 
 // Run returns a run with its jobs, and the ID of the job log table rows.
 func (s *Scheduler) Run(id string) (RunView, bool, error) {
 	var v RunView
 	found := false
 	err := s.view(func() error {
-		rows := s.exec(`SELECT id, number, state, filename, repository, commit_sha, branch, message, created_ms, finished_ms, created_by FROM runs WHERE id = ?`, id)
+		rows := s.exec(`SELECT id, number, state, filename, repository, commit_sha, branch, message, created_ms, finished_ms, created_by, rebuild_of FROM runs WHERE id = ?`, id)
 		if len(rows) == 0 {
 			return nil
 		}
@@ -99,7 +122,7 @@ func (s *Scheduler) Run(id string) (RunView, bool, error) {
 		found = true
 		v = RunView{ID: asString(r[0]), Number: asInt(r[1]), State: asString(r[2]), Filename: asString(r[3]),
 			Repository: asString(r[4]), Commit: asString(r[5]), Branch: asString(r[6]), Message: asString(r[7]),
-			CreatedMS: asInt(r[8]), FinishedMS: asInt(r[9]), CreatedBy: asString(r[10]), Jobs: []JobView{}}
+			CreatedMS: asInt(r[8]), FinishedMS: asInt(r[9]), CreatedBy: asString(r[10]), RebuildOf: asString(r[11]), Jobs: []JobView{}}
 		// Only what the view shows: no spec to decode, dependencies from
 		// their own table.
 		deps := map[string][]string{}
@@ -107,10 +130,10 @@ func (s *Scheduler) Run(id string) (RunView, bool, error) {
 			deps[asString(d[0])] = append(deps[asString(d[0])], asString(d[1]))
 		}
 		for _, r := range s.exec(`SELECT key, label, state, attempt, agent_name, exit_status, reason, soft_failed,
-			queued_ms, started_ms, finished_ms, log_seq FROM jobs WHERE run_id = ? ORDER BY idx`, id) {
+			queued_ms, started_ms, finished_ms, log_seq, retried_by FROM jobs WHERE run_id = ? ORDER BY idx`, id) {
 			jv := JobView{Key: asString(r[0]), Label: asString(r[1]), State: asString(r[2]), Attempt: asInt(r[3]),
 				Agent: asString(r[4]), Reason: asString(r[6]), SoftFailed: asInt(r[7]) != 0, QueuedMS: asInt(r[8]),
-				StartedMS: asInt(r[9]), FinishedMS: asInt(r[10]), LogSeq: asInt(r[11])}
+				StartedMS: asInt(r[9]), FinishedMS: asInt(r[10]), LogSeq: asInt(r[11]), RetriedBy: asString(r[12])}
 			if r[5] != nil {
 				x := asInt(r[5])
 				jv.ExitStatus = &x
@@ -126,15 +149,32 @@ func (s *Scheduler) Run(id string) (RunView, bool, error) {
 	return v, found, err
 }
 
-// Agents lists every agent known, connected first.
+// Agents lists the connected agents by name, then those that disconnected
+// within AgentsListedFor, most recent first, each with the jobs it holds
+// (a disconnected agent keeps its jobs until their leases run out).
 func (s *Scheduler) Agents() ([]AgentView, error) {
 	out := []AgentView{}
 	err := s.view(func() error {
-		for _, r := range s.exec(`SELECT a.id, a.name, a.identity, a.tags, a.slots, a.version, a.connected, a.connected_ms, a.last_seen_ms,
-			(SELECT COUNT(*) FROM jobs j WHERE j.agent_id = a.id AND j.state IN ('assigned','running')), a.pool
-			FROM agents a ORDER BY a.connected DESC, a.name`) {
+		held := map[string][]AgentJob{}
+		for _, r := range s.exec(`SELECT j.agent_id, j.run_id, r.number, j.key, j.label, j.started_ms FROM jobs j
+			JOIN runs r ON r.id = j.run_id WHERE j.state IN ('assigned','running') ORDER BY r.number, j.idx`) {
+			id := asString(r[0])
+			held[id] = append(held[id], AgentJob{RunID: asString(r[1]), RunNumber: asInt(r[2]), Key: asString(r[3]), Label: asString(r[4]), StartedMS: asInt(r[5])})
+		}
+		since := s.nowMS() - AgentsListedFor.Milliseconds()
+		for _, r := range s.exec(`SELECT id, name, identity, tags, slots, version, connected, connected_ms, last_seen_ms, pool, disconnected_ms
+			FROM agents WHERE connected = 1 OR disconnected_ms > ?
+			ORDER BY connected DESC, CASE WHEN connected = 1 THEN 0 ELSE disconnected_ms END DESC, name`, since) {
 			av := AgentView{ID: asString(r[0]), Name: asString(r[1]), Identity: asString(r[2]), Slots: asInt(r[4]),
-				Version: asString(r[5]), Connected: asInt(r[6]) != 0, ConnectedMS: asInt(r[7]), LastSeenMS: asInt(r[8]), Busy: asInt(r[9]), Pool: asString(r[10])}
+				Version: asString(r[5]), Connected: asInt(r[6]) != 0, ConnectedMS: asInt(r[7]), LastSeenMS: asInt(r[8]), Pool: asString(r[9]),
+				Jobs: held[asString(r[0])]}
+			if !av.Connected {
+				av.DisconnectedMS = asInt(r[10])
+			}
+			if av.Jobs == nil {
+				av.Jobs = []AgentJob{}
+			}
+			av.Busy = int64(len(av.Jobs))
 			_ = json.Unmarshal(asBytes(r[3]), &av.Tags)
 			out = append(out, av)
 		}
@@ -296,10 +336,7 @@ func (s *Scheduler) dispatchRoute(req Request, who Principal, route func(string,
 		if dec.More() {
 			return Response{}, &HTTPError{Status: 400, Message: "request body: trailing data after the JSON object"}
 		}
-		sr.CreatedBy = who.User
-		if who.Email != "" {
-			sr.CreatedBy = who.Email
-		}
+		sr.CreatedBy = who.actor()
 		v, err := s.Submit(sr)
 		if err != nil {
 			return Response{}, err
@@ -320,6 +357,22 @@ func (s *Scheduler) dispatchRoute(req Request, who Principal, route func(string,
 
 	case route("POST", "v1", "runs", "*", "cancel"):
 		if err := s.Cancel(parts[2], ""); err != nil {
+			return Response{}, err
+		}
+		v, _, err := s.Run(parts[2])
+		return jsonResponse(202, v), err
+
+	case route("POST", "v1", "runs", "*", "rebuild"):
+		v, err := s.Rebuild(parts[2], who.actor())
+		if err != nil {
+			return Response{}, err
+		}
+		r := jsonResponse(201, v)
+		r.Header["location"] = "/v1/runs/" + v.ID
+		return r, nil
+
+	case route("POST", "v1", "runs", "*", "jobs", "*", "retry"):
+		if err := s.Retry(parts[2], parts[4], who.actor()); err != nil {
 			return Response{}, err
 		}
 		v, _, err := s.Run(parts[2])
@@ -401,12 +454,13 @@ func (s *Scheduler) listRuns(q url.Values) (Response, error) {
 		CreatedBy  string `json:"created_by,omitempty"`
 		CreatedMS  int64  `json:"created_ms"`
 		FinishedMS int64  `json:"finished_ms,omitempty"`
+		RebuildOf  string `json:"rebuild_of,omitempty"`
 	}
 	out := []runSummary{}
 	err = s.view(func() error {
-		for _, r := range s.exec(`SELECT id, number, state, filename, commit_sha, branch, message, created_by, created_ms, finished_ms FROM runs ORDER BY number DESC LIMIT ?`, limit) {
+		for _, r := range s.exec(`SELECT id, number, state, filename, commit_sha, branch, message, created_by, created_ms, finished_ms, rebuild_of FROM runs ORDER BY number DESC LIMIT ?`, limit) {
 			out = append(out, runSummary{asString(r[0]), asInt(r[1]), asString(r[2]), asString(r[3]), asString(r[4]),
-				asString(r[5]), asString(r[6]), asString(r[7]), asInt(r[8]), asInt(r[9])})
+				asString(r[5]), asString(r[6]), asString(r[7]), asInt(r[8]), asInt(r[9]), asString(r[10])})
 		}
 		return nil
 	})

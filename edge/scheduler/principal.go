@@ -27,6 +27,15 @@ type Principal struct {
 	Kind    string `json:"kind,omitempty"`
 }
 
+// actor is how runs and jobs record who acted: the email, or the user ID
+// when the provider gave none.
+func (p Principal) actor() string {
+	if p.Email != "" {
+		return p.Email
+	}
+	return p.User
+}
+
 // EncodePrincipal is the header value for p.
 func EncodePrincipal(p Principal) string {
 	b, _ := json.Marshal(p)

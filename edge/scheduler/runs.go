@@ -57,6 +57,8 @@ type SubmitRequest struct {
 	// CreatedBy is the signed-in person who submitted the run; the API
 	// sets it from the session, never from the body.
 	CreatedBy string `json:"-"`
+	// RebuildOf is the run this one rebuilds; set by Rebuild only.
+	RebuildOf string `json:"-"`
 }
 
 // PipelineError is one positioned problem in a submitted pipeline.
@@ -124,9 +126,9 @@ func (s *Scheduler) Submit(req SubmitRequest) (RunView, error) {
 		id = newID("r_")
 		now := s.nowMS()
 		number := asInt(s.exec(`SELECT COALESCE(MAX(number), 0) + 1 FROM runs`)[0][0])
-		s.exec(`INSERT INTO runs (id, number, state, filename, source, repository, commit_sha, branch, message, created_ms, created_by)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			id, number, RunRunning, req.Filename, req.Pipeline, req.Repository, req.Commit, req.Branch, req.Message, now, req.CreatedBy)
+		s.exec(`INSERT INTO runs (id, number, state, filename, source, repository, commit_sha, branch, message, created_ms, created_by, rebuild_of)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			id, number, RunRunning, req.Filename, req.Pipeline, req.Repository, req.Commit, req.Branch, req.Message, now, req.CreatedBy, req.RebuildOf)
 		for i, st := range p.Steps {
 			spec := specOf(p, st)
 			specJSON, _ := json.Marshal(spec)
@@ -212,10 +214,13 @@ type jobRow struct {
 	Reason                       string
 	SoftFailed, CancelRequested  bool
 	LogSeq                       int64
+	// RetryFrom is the attempt automatic retries count from: 1, or the
+	// attempt a person last started.
+	RetryFrom int64
 }
 
 const jobColumns = `id, run_id, key, label, state, idx, spec, tags, attempt, lost, agent_id, agent_name,
-	lease_ms, queued_ms, started_ms, finished_ms, exit_status, reason, soft_failed, cancel_requested, log_seq`
+	lease_ms, queued_ms, started_ms, finished_ms, exit_status, reason, soft_failed, cancel_requested, log_seq, retry_from`
 
 func scanJob(r []any) *jobRow {
 	j := &jobRow{
@@ -223,7 +228,7 @@ func scanJob(r []any) *jobRow {
 		State: asString(r[4]), Idx: asInt(r[5]), Attempt: asInt(r[8]), Lost: asInt(r[9]),
 		AgentID: asString(r[10]), AgentName: asString(r[11]), LeaseMS: asInt(r[12]), QueuedMS: asInt(r[13]),
 		StartedMS: asInt(r[14]), FinishedMS: asInt(r[15]), Reason: asString(r[17]),
-		SoftFailed: asInt(r[18]) != 0, CancelRequested: asInt(r[19]) != 0, LogSeq: asInt(r[20]),
+		SoftFailed: asInt(r[18]) != 0, CancelRequested: asInt(r[19]) != 0, LogSeq: asInt(r[20]), RetryFrom: asInt(r[21]),
 	}
 	_ = json.Unmarshal(asBytes(r[6]), &j.Spec)
 	_ = json.Unmarshal(asBytes(r[7]), &j.Tags)
@@ -273,9 +278,7 @@ func (ev *event) finish(j *jobRow, exit int, reason string, startedMS, finishedM
 			StatePassed, startedMS, finishedMS, j.ID)
 	case j.retryAllowed(exit):
 		s.cfg.Log("job %s (%s) attempt %d failed with %d %s: retrying", j.ID, j.Key, j.Attempt, exit, reason)
-		s.exec(`UPDATE jobs SET state = ?, attempt = attempt + 1, agent_id = '', agent_name = '', lease_ms = 0,
-			queued_ms = ?, exit_status = ?, reason = ?, log_seq = 0 WHERE id = ?`,
-			StateQueued, s.nowMS(), int64(exit), reason, j.ID)
+		ev.newAttempt(j, reason, int64(exit))
 		ev.dispatch()
 		return
 	default:
@@ -288,8 +291,18 @@ func (ev *event) finish(j *jobRow, exit int, reason string, startedMS, finishedM
 	ev.rearm = true
 }
 
+// newAttempt queues the next attempt of j on no agent, with a fresh log
+// (logs are kept per attempt). reason and exit (nil for none) say why the
+// previous attempt ended. Every new attempt, automatic or a person's, starts
+// here; the caller dispatches.
+func (ev *event) newAttempt(j *jobRow, reason string, exit any) {
+	ev.s.exec(`UPDATE jobs SET state = ?, attempt = attempt + 1, agent_id = '', agent_name = '', lease_ms = 0, queued_ms = ?,
+		started_ms = 0, finished_ms = 0, exit_status = ?, reason = ?, soft_failed = 0, cancel_requested = 0, log_seq = 0 WHERE id = ?`,
+		StateQueued, ev.s.nowMS(), exit, reason, j.ID)
+}
+
 // retryAllowed reports whether a failed attempt with this exit status is
-// retried automatically, counting attempts already made.
+// retried automatically, counting attempts made since RetryFrom.
 func (j *jobRow) retryAllowed(exit int) bool {
 	if exit == 0 {
 		return false
@@ -300,7 +313,7 @@ func (j *jobRow) retryAllowed(exit int) bool {
 			match = match || c == exit
 		}
 		if match {
-			return j.Attempt <= int64(r.Limit)
+			return j.Attempt-max(j.RetryFrom, 1)+1 <= int64(r.Limit)
 		}
 	}
 	return false
@@ -373,6 +386,13 @@ func (ev *event) settle(runID string) {
 	s.exec(`UPDATE runs SET state = ?, finished_ms = ? WHERE id = ? AND state = ?`, state, s.nowMS(), runID, RunRunning)
 }
 
+// Why a job that had not started was cancelled: with its run, or on its
+// own. A retry brings back the former (see reopen), never the latter.
+const (
+	reasonRunCancelled = "the run was cancelled"
+	reasonJobCancelled = "cancelled"
+)
+
 // Cancel cancels a run (key empty) or one job of it. Jobs not started end at
 // once; running jobs are told to stop and end when their agent reports back
 // (or their lease runs out).
@@ -392,11 +412,15 @@ func (s *Scheduler) Cancel(runID, key string) error {
 			}
 		}
 		now := s.nowMS()
+		reason := reasonJobCancelled
+		if key == "" {
+			reason = reasonRunCancelled
+		}
 		var ended []string
 		for _, j := range js {
 			switch j.State {
 			case StateWaiting, StateQueued:
-				s.exec(`UPDATE jobs SET state = ?, reason = 'cancelled', finished_ms = ?, cancel_requested = 1 WHERE id = ?`, StateCancelled, now, j.ID)
+				s.exec(`UPDATE jobs SET state = ?, reason = ?, finished_ms = ?, cancel_requested = 1 WHERE id = ?`, StateCancelled, reason, now, j.ID)
 				ended = append(ended, j.Key)
 			case StateAssigned, StateRunning:
 				s.exec(`UPDATE jobs SET cancel_requested = 1 WHERE id = ?`, j.ID)
@@ -441,8 +465,8 @@ func (ev *event) lose(j *jobRow, reason string) {
 		ev.finish(j, -1, reason, 0, 0)
 		return
 	}
-	s.exec(`UPDATE jobs SET state = ?, attempt = attempt + 1, lost = lost + 1, agent_id = '', agent_name = '',
-		lease_ms = 0, queued_ms = ?, reason = ?, log_seq = 0 WHERE id = ?`, StateQueued, s.nowMS(), reason, j.ID)
+	ev.newAttempt(j, reason, nil)
+	s.exec(`UPDATE jobs SET lost = lost + 1 WHERE id = ?`, j.ID)
 	ev.dispatch()
 	ev.rearm = true
 }

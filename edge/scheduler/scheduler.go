@@ -81,7 +81,19 @@ func New(db DB, sockets Sockets, alarm Alarm, now func() time.Time, cfg Config) 
 // migrations bring the database from one schema version to the next:
 // migrations[i] takes version i to i+1. The version is kept in the meta
 // table; a database is never changed except by appending a migration here.
-var migrations = [][]string{schemaV1, schemaV2}
+var migrations = [][]string{schemaV1, schemaV2, schemaV3}
+
+// schemaV3 is for the dashboard (issue 7): jobs a person retries (who,
+// and the attempt from which automatic retries count again), runs rebuilt
+// from another, and when an agent went away. Agents already disconnected
+// get their last sign of life as that time.
+var schemaV3 = []string{
+	`ALTER TABLE jobs ADD COLUMN retried_by TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE jobs ADD COLUMN retry_from INTEGER NOT NULL DEFAULT 1`,
+	`ALTER TABLE runs ADD COLUMN rebuild_of TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE agents ADD COLUMN disconnected_ms INTEGER NOT NULL DEFAULT 0`,
+	`UPDATE agents SET disconnected_ms = last_seen_ms WHERE connected = 0`,
+}
 
 // schemaV2 records who started a run (issue 6: people sign in).
 var schemaV2 = []string{
