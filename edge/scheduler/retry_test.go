@@ -434,3 +434,34 @@ func TestAgentsView(t *testing.T) {
 		t.Fatalf("after reconnecting: got %v %+v, want a2 connected again", got, as[1])
 	}
 }
+
+// Schema v3 gives agents that were already gone their last sign of life as
+// the time they went away, so the agents view lists them for a day.
+func TestMigrationV3DisconnectedAgents(t *testing.T) {
+	db := openDB(t)
+	for _, stmt := range append(append([]string{`CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)`, `INSERT INTO meta VALUES ('schema', 2)`}, schemaV1...), schemaV2...) {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	for _, a := range []struct {
+		name     string
+		lastSeen time.Time
+	}{{"recent", now.Add(-time.Hour)}, {"old", now.Add(-AgentsListedFor - time.Hour)}} {
+		if _, err := db.Exec(`INSERT INTO agents (id, identity, name, connected, last_seen_ms) VALUES (?, 'test:x', ?, 0, ?)`, "a_"+a.name, a.name, a.lastSeen.UnixMilli()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := New(db, newSockets(), &alarm{}, func() time.Time { return now }, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	as, err := s.Agents()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(as) != 1 || as[0].Name != "recent" || as[0].DisconnectedMS != now.Add(-time.Hour).UnixMilli() {
+		t.Fatalf("got %+v, want only the agent seen an hour ago, disconnected then", as)
+	}
+}
