@@ -44,6 +44,7 @@ export function useMe(): { me: Me | null; error: Error | null } {
 
 const nav = [
   { href: '/', label: 'Runs', match: (p: string) => p === '/' || p.startsWith('/runs') },
+  { href: '/services/', label: 'Services', match: (p: string) => p.startsWith('/services') },
   { href: '/agents/', label: 'Agents', match: (p: string) => p.startsWith('/agents') },
   { href: '/sessions/', label: 'Sessions', match: (p: string) => p.startsWith('/sessions') },
 ];

@@ -48,8 +48,12 @@ export interface RunSummary {
   commit?: string;
   branch?: string;
   message?: string;
+  /** who started it (a user's email or name, or an agent) */
+  created_by?: string;
   created_ms: number;
   finished_ms?: number;
+  /** the run this one rebuilt */
+  rebuild_of?: string;
 }
 
 export interface Job {
@@ -66,6 +70,8 @@ export interface Job {
   started_ms?: number;
   finished_ms?: number;
   log_seq: number;
+  /** who last started the job again by hand */
+  retried_by?: string;
 }
 
 export interface Run extends RunSummary {
@@ -83,9 +89,22 @@ export interface Agent {
   version?: string;
   connected: boolean;
   connected_ms: number;
+  /** the last heartbeat */
   last_seen_ms: number;
-  /** not in the API yet; shown when present */
-  current_job?: string;
+  /** when its connection ended; absent or 0 while connected */
+  disconnected_ms?: number;
+  /** the jobs it holds now */
+  jobs?: AgentJob[] | null;
+}
+
+/** A job an agent holds. */
+export interface AgentJob {
+  run_id: string;
+  run_number: number;
+  key: string;
+  label: string;
+  /** 0 while assigned but not yet started */
+  started_ms: number;
 }
 
 export interface LogPage {
@@ -221,6 +240,14 @@ export class Client {
   cancelJob(id: string, key: string) {
     return this.json<Run>(`/v1/runs/${encodeURIComponent(id)}/jobs/${encodeURIComponent(key)}/cancel`, { method: 'POST', body: {} });
   }
+  /** retryJob starts a failed, cancelled, timed-out or lost job again (202; 409 when it is not retryable). */
+  retryJob(id: string, key: string) {
+    return this.json<Run>(`/v1/runs/${encodeURIComponent(id)}/jobs/${encodeURIComponent(key)}/retry`, { method: 'POST', body: {} });
+  }
+  /** rebuild starts a new run of the same pipeline and commit (201): the new run. */
+  rebuild(id: string) {
+    return this.json<Run>(`/v1/runs/${encodeURIComponent(id)}/rebuild`, { method: 'POST', body: {} });
+  }
   agents() {
     return this.json<{ agents: Agent[] }>('/v1/agents').then((r) => r?.agents ?? []);
   }
@@ -248,7 +275,12 @@ export function api(): Client {
   return shared;
 }
 
+/** isRetryable tells whether a job may be started again by hand: it ended without passing. */
+export function isRetryable(state: string): boolean {
+  return state === 'failed' || state === 'cancelled' || state === 'timed_out' || state === 'lost';
+}
+
 /** isTerminal tells whether a run or job state is final. */
 export function isTerminal(state: string): boolean {
-  return state === 'passed' || state === 'failed' || state === 'cancelled' || state === 'skipped';
+  return state === 'passed' || state === 'failed' || state === 'cancelled' || state === 'skipped' || state === 'timed_out' || state === 'lost';
 }

@@ -1,10 +1,11 @@
-// The agents the control plane knows: who they proved to be (their cloud
-// identity), their pool and tags, how busy they are, and when they were last seen.
+// The agents: those connected, grouped by pool, with who they proved to be
+// (their cloud identity), their tags, the jobs they hold and their last
+// heartbeat; then those that disconnected in the last 24 hours.
+import { AgentCard, byPool } from '../components/AgentCard.tsx';
 import { Layout } from '../components/Layout.tsx';
 import { Empty, ErrorBox, Loading, StaleNote } from '../components/States.tsx';
 import { useNow, usePoll } from '../components/usePoll.ts';
 import { api } from '../lib/api.ts';
-import { absolute, ago } from '../lib/format.ts';
 
 const RefreshMs = 5000;
 
@@ -12,15 +13,18 @@ export default function Agents() {
   const poll = usePoll(() => api().agents(), RefreshMs, 'agents');
   const now = useNow(5000);
   const agents = poll.data;
-  const connected = agents?.filter((a) => a.connected).length ?? 0;
+  const connected = agents?.filter((a) => a.connected) ?? [];
+  const gone = (agents?.filter((a) => !a.connected) ?? []).sort(
+    (x, y) => (y.disconnected_ms || y.last_seen_ms) - (x.disconnected_ms || x.last_seen_ms),
+  );
 
   return (
     <Layout title="Agents">
       <div className="page-head">
         <h1>Agents</h1>
         {agents ? (
-          <span className="muted">
-            {connected} connected · {agents.length} known
+          <span className="muted" data-testid="agent-counts">
+            {connected.length} connected · {gone.length} recently disconnected
           </span>
         ) : null}
       </div>
@@ -30,71 +34,51 @@ export default function Agents() {
       ) : !agents && poll.error ? (
         <ErrorBox error={poll.error} retry={poll.refresh} />
       ) : !agents || agents.length === 0 ? (
-        <Empty title="No agent has connected yet">
+        <Empty title="No agent has connected in the last 24 hours">
           Start one in your cloud with <code>airlock-agent</code>; it proves its identity with the cloud's workload identity, no token needed.
         </Empty>
       ) : (
-        <ul className="agent-grid">
-          {agents.map((a) => (
-            <li key={a.id || a.name} className={`agent-card${a.connected ? '' : ' agent-offline'}`} data-testid="agent-card" data-agent={a.name}>
-              <div className="agent-head">
-                <span className={`conn-dot${a.connected ? ' conn-on' : ''}`} aria-hidden="true" />
-                <h2 className="agent-name">{a.name}</h2>
-                <span className={`conn-label${a.connected ? ' conn-on' : ''}`}>{a.connected ? 'Connected' : 'Offline'}</span>
-              </div>
-              <dl className="facts">
-                <dt>Identity</dt>
-                <dd>
-                  <code className="identity" data-testid="agent-identity">
-                    {a.identity || '—'}
-                  </code>
-                </dd>
-                <dt>Pool</dt>
-                <dd>{a.pool || <span className="muted">—</span>}</dd>
-                <dt>Jobs</dt>
-                <dd>
-                  <span className="slots" aria-label={`${a.busy} of ${a.slots} slots busy`}>
-                    {Array.from({ length: Math.min(a.slots, 16) }, (_, i) => (
-                      <span key={i} className={`slot${i < a.busy ? ' slot-busy' : ''}`} aria-hidden="true" />
-                    ))}
-                  </span>{' '}
-                  {a.busy} of {a.slots} busy
-                  {a.current_job ? <span className="muted"> · {a.current_job}</span> : null}
-                </dd>
-                {a.tags && Object.keys(a.tags).length ? (
-                  <>
-                    <dt>Tags</dt>
-                    <dd className="tags">
-                      {Object.entries(a.tags)
-                        .sort(([x], [y]) => x.localeCompare(y))
-                        .map(([k, v]) => (
-                          <span key={k} className="tag">
-                            {k}={v}
-                          </span>
-                        ))}
-                    </dd>
-                  </>
-                ) : null}
-                <dt>Version</dt>
-                <dd>{a.version || <span className="muted">—</span>}</dd>
-                <dt>{a.connected ? 'Connected' : 'Last seen'}</dt>
-                <dd>
-                  {a.connected ? (
-                    <span title={absolute(a.connected_ms)}>{ago(a.connected_ms, now)}</span>
-                  ) : (
-                    <span title={absolute(a.last_seen_ms)}>{ago(a.last_seen_ms, now)}</span>
-                  )}
-                  {a.connected && a.last_seen_ms ? (
-                    <span className="muted small" title={absolute(a.last_seen_ms)}>
-                      {' '}
-                      · seen {ago(a.last_seen_ms, now)}
+        <>
+          <section className="section" aria-labelledby="connected-h" data-testid="agents-connected">
+            <h2 id="connected-h">Connected</h2>
+            {connected.length === 0 ? (
+              <Empty title="No agent is connected" />
+            ) : (
+              byPool(connected).map(([pool, list]) => (
+                <div key={pool} className="pool-group" data-testid="agent-pool" data-pool={pool}>
+                  <h3 className="pool-name">
+                    {pool ? (
+                      <>
+                        Pool <span className="pool-id">{pool}</span>
+                      </>
+                    ) : (
+                      'No pool'
+                    )}
+                    <span className="count">
+                      {list.length} agent{list.length === 1 ? '' : 's'} · {list.reduce((n, a) => n + a.busy, 0)} of {list.reduce((n, a) => n + a.slots, 0)} slots busy
                     </span>
-                  ) : null}
-                </dd>
-              </dl>
-            </li>
-          ))}
-        </ul>
+                  </h3>
+                  <ul className="agent-grid">
+                    {list.map((a) => (
+                      <AgentCard key={a.id || a.name} agent={a} now={now} />
+                    ))}
+                  </ul>
+                </div>
+              ))
+            )}
+          </section>
+          {gone.length ? (
+            <section className="section" aria-labelledby="gone-h" data-testid="agents-disconnected">
+              <h2 id="gone-h">Recently disconnected</h2>
+              <p className="muted">Agents whose connection ended in the last 24 hours. An agent that reconnects keeps its ID.</p>
+              <ul className="agent-grid">
+                {gone.map((a) => (
+                  <AgentCard key={a.id || a.name} agent={a} now={now} />
+                ))}
+              </ul>
+            </section>
+          ) : null}
+        </>
       )}
     </Layout>
   );

@@ -1,22 +1,19 @@
 // The runs list: the latest runs, refreshed every few seconds, filtered in
-// the browser by state and branch.
-import Link from 'next/link';
+// the browser by state, branch and who started them.
 import { useMemo, useState } from 'react';
 import { Layout } from '../components/Layout.tsx';
-import { StateBadge } from '../components/StateBadge.tsx';
+import { RunsTable } from '../components/RunsTable.tsx';
 import { Empty, ErrorBox, Loading, StaleNote } from '../components/States.tsx';
 import { useNow, usePoll } from '../components/usePoll.ts';
 import { api, isTerminal } from '../lib/api.ts';
-import type { RunSummary } from '../lib/api.ts';
-import { absolute, ago, duration, shortCommit } from '../lib/format.ts';
+import { absolute } from '../lib/format.ts';
 
 const RefreshMs = 3000;
 const stateFilters = ['running', 'passed', 'failed', 'cancelled'];
 
-function runDuration(r: RunSummary, now: number): string {
-  if (r.finished_ms) return duration(r.finished_ms - r.created_ms);
-  if (!isTerminal(r.state)) return duration(now - r.created_ms);
-  return '—';
+/** distinct is the set values, sorted, without empty ones. */
+function distinct(values: Array<string | undefined>): string[] {
+  return [...new Set(values.filter((v): v is string => !!v))].sort();
 }
 
 export default function Runs() {
@@ -24,15 +21,18 @@ export default function Runs() {
   const now = useNow(1000);
   const [state, setState] = useState('');
   const [branch, setBranch] = useState('');
+  const [trigger, setTrigger] = useState('');
   const runs = poll.data;
 
-  const branches = useMemo(() => [...new Set((runs ?? []).map((r) => r.branch).filter((b): b is string => !!b))].sort(), [runs]);
+  const branches = useMemo(() => distinct((runs ?? []).map((r) => r.branch)), [runs]);
+  const triggers = useMemo(() => distinct((runs ?? []).map((r) => r.created_by)), [runs]);
   const shown = useMemo(
     () =>
       (runs ?? []).filter(
-        (r) => (!state || (state === 'running' ? !isTerminal(r.state) : r.state === state)) && (!branch || r.branch === branch),
+        (r) => (!state || (state === 'running' ? !isTerminal(r.state) : r.state === state)) && (!branch || r.branch === branch) &&
+          (!trigger || r.created_by === trigger),
       ),
-    [runs, state, branch],
+    [runs, state, branch, trigger],
   );
 
   return (
@@ -67,7 +67,18 @@ export default function Runs() {
             ))}
           </select>
         </label>
-        {runs && (state || branch) ? (
+        <label className="field">
+          <span className="field-label">Triggered by</span>
+          <select value={trigger} onChange={(e) => setTrigger(e.target.value)} data-testid="filter-trigger" disabled={triggers.length === 0}>
+            <option value="">Anyone</option>
+            {triggers.map((t) => (
+              <option key={t} value={t}>
+                {t}
+              </option>
+            ))}
+          </select>
+        </label>
+        {runs && (state || branch || trigger) ? (
           <p className="filter-count">
             {shown.length} of {runs.length} runs
           </p>
@@ -84,56 +95,12 @@ export default function Runs() {
         </Empty>
       ) : shown.length === 0 ? (
         <Empty title="No run matches these filters">
-          <button type="button" className="btn" onClick={() => (setState(''), setBranch(''))}>
+          <button type="button" className="btn" onClick={() => (setState(''), setBranch(''), setTrigger(''))}>
             Clear filters
           </button>
         </Empty>
       ) : (
-        <div className="table-wrap">
-          <table className="table runs-table">
-            <thead>
-              <tr>
-                <th scope="col">State</th>
-                <th scope="col">Run</th>
-                <th scope="col">Branch · commit</th>
-                <th scope="col">Message</th>
-                <th scope="col">Created</th>
-                <th scope="col">Duration</th>
-              </tr>
-            </thead>
-            <tbody>
-              {shown.map((r) => (
-                <tr key={r.id} data-testid="run-row" data-run-id={r.id}>
-                  <td data-label="State">
-                    <StateBadge state={r.state} />
-                  </td>
-                  <td data-label="Run">
-                    <Link className="run-link" href={`/runs/view/?id=${encodeURIComponent(r.id)}`}>
-                      #{r.number}
-                    </Link>
-                    <span className="muted small run-file">{r.filename}</span>
-                  </td>
-                  <td data-label="Branch · commit">
-                    {r.branch ? <span className="branch">{r.branch}</span> : null}
-                    {r.commit ? <code className="commit">{shortCommit(r.commit)}</code> : null}
-                    {!r.branch && !r.commit ? <span className="muted">—</span> : null}
-                  </td>
-                  <td data-label="Message" className="message-cell">
-                    {r.message ? <span className="message">{r.message.split('\n')[0]}</span> : <span className="muted">—</span>}
-                  </td>
-                  <td data-label="Created">
-                    <time dateTime={new Date(r.created_ms).toISOString()} title={absolute(r.created_ms)}>
-                      {ago(r.created_ms, now)}
-                    </time>
-                  </td>
-                  <td data-label="Duration" className="num">
-                    {runDuration(r, now)}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <RunsTable runs={shown} now={now} caption="Runs" />
       )}
     </Layout>
   );

@@ -2,11 +2,12 @@
 // also see everyone's sessions, grouped by user, and can end all of a user's.
 import { useState } from 'react';
 import { Layout, useMe } from '../components/Layout.tsx';
+import { SessionTable } from '../components/SessionTable.tsx';
 import { Empty, ErrorBox, Loading, StaleNote } from '../components/States.tsx';
 import { useNow, usePoll } from '../components/usePoll.ts';
 import { api, SignedOutError } from '../lib/api.ts';
 import type { Session, User } from '../lib/api.ts';
-import { absolute, ago, device, toMillis, until } from '../lib/format.ts';
+import { device } from '../lib/format.ts';
 
 const RefreshMs = 10000;
 
@@ -18,81 +19,6 @@ function userOf(s: Session): { id: string; label: string; sub?: string } {
     return { id: p.id ?? p.email ?? '?', label: p.name || p.email || p.id || 'Unknown user', sub: p.name && p.email ? p.email : undefined };
   }
   return { id: '?', label: 'Unknown user' };
-}
-
-/** Expiry is when a session ends: the sooner of its idle and absolute limits. */
-function Expiry({ s, now }: { s: Session; now: number }) {
-  const limits = [toMillis(s.idle_expires), toMillis(s.expires)].filter((x): x is number => x !== null);
-  if (limits.length === 0) return <span className="muted">—</span>;
-  const at = Math.min(...limits);
-  return <span title={absolute(at)}>{at <= now ? 'expired' : `in ${until(at, now)}`}</span>;
-}
-
-function SessionTable({
-  sessions,
-  now,
-  onEnd,
-  ending,
-}: {
-  sessions: Session[];
-  now: number;
-  onEnd: (s: Session) => void;
-  ending: Set<string>;
-}) {
-  return (
-    <div className="table-wrap">
-      <table className="table sessions-table">
-        <thead>
-          <tr>
-            <th scope="col">Device</th>
-            <th scope="col">Signed in</th>
-            <th scope="col">Last active</th>
-            <th scope="col">Expires</th>
-            <th scope="col">
-              <span className="visually-hidden">Actions</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {sessions.map((s) => (
-            <tr key={s.id} data-testid="session-row" data-session-id={s.id} className={s.current ? 'current' : undefined}>
-              <td data-label="Device">
-                <span className="device">{device(s.user_agent)}</span>
-                <span className={`kind kind-${s.kind === 'cli' ? 'cli' : 'browser'}`}>{s.kind === 'cli' ? 'CLI' : 'Browser'}</span>
-                {s.current ? (
-                  <span className="current-marker" data-testid="current-session">
-                    This browser
-                  </span>
-                ) : null}
-                {s.user_agent ? <span className="ua muted small" title={s.user_agent}>{s.user_agent}</span> : null}
-              </td>
-              <td data-label="Signed in">
-                <span title={absolute(s.created)}>{ago(s.created, now)}</span>
-              </td>
-              <td data-label="Last active">
-                <span title={absolute(s.last_seen)}>{ago(s.last_seen, now)}</span>
-              </td>
-              <td data-label="Expires">
-                <Expiry s={s} now={now} />
-              </td>
-              <td className="cell-action">
-                <button
-                  type="button"
-                  className="btn btn-danger-quiet btn-small"
-                  onClick={() => onEnd(s)}
-                  disabled={ending.has(s.id)}
-                  data-testid="end-session"
-                  aria-label={`End session on ${device(s.user_agent)}${s.current ? ' (this browser: signs you out)' : ''}`}
-                >
-                  {ending.has(s.id) ? 'Ending…' : s.current ? 'Sign out here' : 'End session'}
-                </button>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
-  );
 }
 
 export default function Sessions() {

@@ -1,4 +1,6 @@
-// One run: its step graph, its jobs, the selected job's log, and cancelling.
+// One run: its step graph, its jobs, the selected job's log; cancelling a
+// run or a job, retrying a job that ended without passing, and rebuilding a
+// finished run (a new run of the same pipeline and commit).
 // The run is in the query (/runs/view/?id=…&job=…): a static export has no
 // dynamic path segments.
 import Link from 'next/link';
@@ -10,7 +12,7 @@ import { LogPanel } from '../../components/LogPanel.tsx';
 import { StateBadge } from '../../components/StateBadge.tsx';
 import { Empty, ErrorBox, Loading, StaleNote } from '../../components/States.tsx';
 import { useNow, usePoll } from '../../components/usePoll.ts';
-import { api, isTerminal, SignedOutError } from '../../lib/api.ts';
+import { api, isRetryable, isTerminal, SignedOutError } from '../../lib/api.ts';
 import type { Job, Run } from '../../lib/api.ts';
 import { absolute, ago, displayLabel, duration, shortCommit } from '../../lib/format.ts';
 
@@ -91,6 +93,50 @@ function ConfirmButton({
   );
 }
 
+/** ActionButton acts at once, showing busyLabel until it is done. */
+function ActionButton({ label, busyLabel, onClick, testid, title }: { label: string; busyLabel: string; onClick: () => Promise<void>; testid: string; title?: string }) {
+  const [busy, setBusy] = useState(false);
+  return (
+    <button
+      type="button"
+      className="btn"
+      disabled={busy}
+      title={title}
+      data-testid={testid}
+      onClick={async () => {
+        setBusy(true);
+        try {
+          await onClick();
+        } finally {
+          setBusy(false);
+        }
+      }}
+    >
+      {busy ? busyLabel : label}
+    </button>
+  );
+}
+
+/** RebuildOf links to the run this one rebuilt, by number once it is known. */
+function RebuildOf({ id }: { id: string }) {
+  const [number, setNumber] = useState<number | null>(null);
+  useEffect(() => {
+    let live = true;
+    api()
+      .run(id)
+      .then((r) => live && r && setNumber(r.number))
+      .catch(() => undefined); // the link still works by ID
+    return () => {
+      live = false;
+    };
+  }, [id]);
+  return (
+    <span className="rebuild-of" data-testid="rebuild-of">
+      rebuild of <Link href={`/runs/view/?id=${encodeURIComponent(id)}`}>{number !== null ? `#${number}` : id}</Link>
+    </span>
+  );
+}
+
 export default function RunPage() {
   const router = useRouter();
   const id = typeof router.query.id === 'string' ? router.query.id : '';
@@ -108,6 +154,16 @@ export default function RunPage() {
 
   const select = (key: string) => {
     void router.replace({ pathname: router.pathname, query: { id, job: key } }, undefined, { shallow: true, scroll: false });
+  };
+
+  const rebuild = async (runID: string) => {
+    setActionError(null);
+    try {
+      const r = await api().rebuild(runID);
+      if (r?.id) await router.push(`/runs/view/?id=${encodeURIComponent(r.id)}`);
+    } catch (e) {
+      if (!(e instanceof SignedOutError)) setActionError((e as Error).message);
+    }
   };
 
   const act = async (f: () => Promise<Run>) => {
@@ -154,7 +210,16 @@ export default function RunPage() {
                 <span className="run-file">{run.filename}</span>
                 {run.branch ? <span className="branch">{run.branch}</span> : null}
                 {run.commit ? <code className="commit">{shortCommit(run.commit)}</code> : null}
-                <span title={absolute(run.created_ms)}>created {ago(run.created_ms, now)}</span>
+                <span title={absolute(run.created_ms)}>
+                  created {ago(run.created_ms, now)}
+                  {run.created_by ? (
+                    <>
+                      {' '}
+                      by <span className="trigger" data-testid="run-trigger">{run.created_by}</span>
+                    </>
+                  ) : null}
+                </span>
+                {run.rebuild_of ? <RebuildOf id={run.rebuild_of} /> : null}
                 <span>
                   {run.finished_ms ? 'took ' : 'running for '}
                   {duration((run.finished_ms || now) - run.created_ms)}
@@ -171,7 +236,15 @@ export default function RunPage() {
                   testid="cancel-run"
                   onConfirm={() => act(() => api().cancelRun(run.id))}
                 />
-              ) : null}
+              ) : (
+                <ActionButton
+                  label="Rebuild"
+                  busyLabel="Starting…"
+                  testid="rebuild-run"
+                  title="Start a new run of the same pipeline and commit"
+                  onClick={() => rebuild(run.id)}
+                />
+              )}
             </div>
           </div>
           {actionError ? (
@@ -228,6 +301,7 @@ export default function RunPage() {
                           {job.exit_status !== undefined && job.exit_status !== null ? <span>exit {job.exit_status}</span> : null}
                           {job.started_ms ? <span>{jobDuration(job, now)}</span> : null}
                           {job.reason ? <span className="job-reason">{job.reason}</span> : null}
+                          {job.retried_by ? <span>retried by {job.retried_by}</span> : null}
                         </p>
                       </div>
                       {!isTerminal(job.state) ? (
@@ -238,6 +312,15 @@ export default function RunPage() {
                           busyLabel="Cancelling…"
                           testid="cancel-job"
                           onConfirm={() => act(() => api().cancelJob(run.id, job.key))}
+                        />
+                      ) : isRetryable(job.state) ? (
+                        <ActionButton
+                          key={`retry-${job.key}`}
+                          label="Retry"
+                          busyLabel="Retrying…"
+                          testid="retry-job"
+                          title="Run this job again (its skipped dependents wait for it)"
+                          onClick={() => act(() => api().retryJob(run.id, job.key))}
                         />
                       ) : null}
                     </div>
