@@ -97,7 +97,10 @@ function makeWorld(now = Date.now()) {
     branch: opts.branch ?? 'main',
     message: opts.message ?? 'scheduler: lease jobs with heartbeats',
     failJob: opts.failJob ?? null,
+    createdBy: opts.createdBy ?? 'ada@example.com',
+    rebuildOf: opts.rebuildOf ?? null,
     cancelled: new Map(), // job key → ms
+    retried: new Map(), // job key → ms of the last retry by hand
     runCancelledAt: null,
     speed: opts.speed ?? 1,
   });
@@ -105,9 +108,9 @@ function makeWorld(now = Date.now()) {
     run('run_live', 42, now, { message: 'dashboard: live step graph and logs', branch: 'dashboard' }),
     run('run_41', 41, now - 2 * 3_600_000, { failJob: 'unit', message: 'agent: reconnect with jittered backoff' }),
     run('run_40', 40, now - 5 * 3_600_000, { message: 'edge: sessions in a Durable Object', speed: 100 }),
-    run('run_39', 39, now - 28 * 3_600_000, { branch: 'release-1.2', message: 'Release 1.2', speed: 100 }),
+    run('run_39', 39, now - 28 * 3_600_000, { branch: 'release-1.2', message: 'Release 1.2', speed: 100, createdBy: 'dev@example.com' }),
   ];
-  return { users, sessions, addSession, pipeline, runs };
+  return { users, sessions, addSession, pipeline, runs, run };
 }
 
 /** jobStates computes every job of a run at time now. */
@@ -118,7 +121,8 @@ function jobStates(world, r, now) {
     const deps = p.deps.map((d) => out.get(d));
     const dur = p.key === 'integration' && r.speed > 1 ? 9_000 : p.dur / r.speed;
     const j = { key: p.key, label: p.label, depends_on: p.deps.length ? p.deps : undefined, attempt: 0, log_seq: 0, state: 'waiting' };
-    const cancelAt = r.cancelled.get(p.key) ?? r.runCancelledAt;
+    const retriedAt = r.retried.get(p.key);
+    const cancelAt = r.cancelled.get(p.key) ?? (retriedAt !== undefined && r.runCancelledAt !== null && r.runCancelledAt < retriedAt ? null : r.runCancelledAt);
     const depsEnded = deps.every((d) => ['passed', 'failed', 'cancelled', 'skipped'].includes(d.state));
     const depsOK = deps.every((d) => d.state === 'passed');
     if (depsEnded && !depsOK) {
@@ -126,7 +130,7 @@ function jobStates(world, r, now) {
       j.finished_ms = Math.max(r.t0, ...p.deps.map((d) => finishOf.get(d) ?? r.t0));
       j.reason = 'a dependency did not pass';
     } else if (depsOK) {
-      const queued = Math.max(r.t0, ...p.deps.map((d) => finishOf.get(d)));
+      const queued = Math.max(r.t0, retriedAt ?? 0, ...p.deps.map((d) => finishOf.get(d)));
       const start = queued + 400;
       j.queued_ms = queued;
       if (cancelAt !== null && cancelAt !== undefined && cancelAt < start && cancelAt <= now) {
@@ -136,7 +140,8 @@ function jobStates(world, r, now) {
       } else if (now < start) {
         j.state = 'queued';
       } else {
-        j.attempt = 1;
+        j.attempt = retriedAt !== undefined ? 2 : 1;
+        if (retriedAt !== undefined) j.retried_by = 'dev@example.com';
         j.started_ms = start;
         j.agent = 'aws-runner-1';
         const end = start + dur;
@@ -199,9 +204,11 @@ function runView(world, r, now) {
     commit: r.commit,
     branch: r.branch,
     message: r.message,
+    created_by: r.createdBy,
     created_ms: r.t0,
     jobs,
   };
+  if (r.rebuildOf) v.rebuild_of = r.rebuildOf;
   if (ended) v.finished_ms = Math.max(...jobs.map((j) => j.finished_ms ?? r.t0));
   return v;
 }
@@ -406,6 +413,28 @@ export function startMock({ port = 8788, host = '127.0.0.1', outDir = path.join(
           if (!r.cancelled.has(parts[4])) r.cancelled.set(parts[4], now);
           return send(res, 202, runView(world, r, now));
         }
+        if (r && parts[3] === 'jobs' && parts[5] === 'retry' && parts.length === 6 && method === 'POST') {
+          const j = jobStates(world, r, now).get(parts[4]);
+          if (!j) return send(res, 404, { error: `job "${parts[4]}" not found in run "${r.id}"` });
+          if (!['failed', 'cancelled'].includes(j.state)) {
+            return send(res, 409, { error: `job "${j.key}" of run "${r.id}" is ${j.state}; only a job that ended failed or cancelled can be retried` });
+          }
+          r.cancelled.delete(j.key);
+          r.retried.set(j.key, now);
+          return send(res, 202, runView(world, r, now));
+        }
+        if (r && parts[3] === 'rebuild' && parts.length === 4 && method === 'POST') {
+          const number = Math.max(...world.runs.map((x) => x.number)) + 1;
+          const copy = world.run(`run_${number}`, number, now, {
+            commit: r.commit,
+            branch: r.branch,
+            message: r.message,
+            createdBy: cur.user.email,
+            rebuildOf: r.id,
+          });
+          world.runs.unshift(copy);
+          return send(res, 201, runView(world, copy, now));
+        }
         if (r && parts[3] === 'jobs' && parts[5] === 'log' && parts.length === 6 && method === 'GET') {
           const spec = world.pipeline.find((x) => x.key === parts[4]);
           if (!spec) return send(res, 404, { error: `job "${parts[4]}" not found in run "${r.id}"` });
@@ -424,8 +453,12 @@ export function startMock({ port = 8788, host = '127.0.0.1', outDir = path.join(
           });
         }
         if (p === '/v1/agents' && method === 'GET') {
-          const live = runView(world, world.runs[0], now);
-          const busy = live.jobs.filter((j) => j.state === 'running').length;
+          const liveRun = world.runs.find((x) => x.id === 'run_live');
+          const live = runView(world, liveRun, now);
+          const held = live.jobs
+            .filter((j) => j.state === 'running')
+            .map((j) => ({ run_id: live.id, run_number: live.number, key: j.key, label: j.label, started_ms: j.started_ms }));
+          const busy = held.length;
           return send(res, 200, {
             agents: [
               {
@@ -438,8 +471,23 @@ export function startMock({ port = 8788, host = '127.0.0.1', outDir = path.join(
                 busy: Math.min(4, busy),
                 version: '0.4.0',
                 connected: true,
-                connected_ms: world.runs[0].t0 - 600_000,
+                connected_ms: liveRun.t0 - 600_000,
                 last_seen_ms: now - 2_000,
+                jobs: held.slice(0, 4),
+              },
+              {
+                id: 'agt_3',
+                name: 'github-actions-7',
+                identity: 'repo:airlockci/airlock:ref:refs/heads/main',
+                pool: 'github',
+                tags: { os: 'linux', arch: 'amd64' },
+                slots: 1,
+                busy: 0,
+                version: '0.4.0',
+                connected: true,
+                connected_ms: now - 3_600_000,
+                last_seen_ms: now - 4_000,
+                jobs: [],
               },
               {
                 id: 'agt_2',
@@ -451,8 +499,10 @@ export function startMock({ port = 8788, host = '127.0.0.1', outDir = path.join(
                 busy: 0,
                 version: '0.3.9',
                 connected: false,
-                connected_ms: now - 86_400_000,
+                connected_ms: now - 20 * 3_600_000,
                 last_seen_ms: now - 3 * 3_600_000,
+                disconnected_ms: now - 3 * 3_600_000 + 15_000,
+                jobs: [],
               },
             ],
           });

@@ -11,6 +11,12 @@
 //   AIRLOCK_SCREENSHOTS=dir                     where to save screenshots (optional)
 //   AIRLOCK_PROVIDER=dev                        the provider to click (default dev)
 //   AIRLOCK_AGENT_IDENTITY=…                    text an agent's identity must contain (optional)
+//   AIRLOCK_E2E_RETRY=0                         skip retrying the cancelled job (default: retry it,
+//                                               then cancel it again; only with AIRLOCK_CANCEL_JOB_KEY)
+//   AIRLOCK_E2E_REBUILD=0                       skip rebuilding the run (default: cancel the run if it
+//                                               is still going, click Rebuild, land on the new run,
+//                                               then cancel the new run so that nothing is left running)
+//   AIRLOCK_SERVICE_ID=…                        the catalog service to open (default: the first listed)
 //   CHROMIUM=/usr/bin/chromium                  the browser (default /usr/bin/chromium)
 //
 // It fails (exit 1, with the step and the reason) on any failed step, and on any
@@ -37,6 +43,9 @@ const provider = env.AIRLOCK_PROVIDER || 'dev';
 const shots = env.AIRLOCK_SCREENSHOTS || '';
 const cancelKey = env.AIRLOCK_CANCEL_JOB_KEY || '';
 const stepTimeout = Number(env.AIRLOCK_E2E_TIMEOUT_MS || 30_000);
+const doRetry = env.AIRLOCK_E2E_RETRY !== '0';
+const doRebuild = env.AIRLOCK_E2E_REBUILD !== '0';
+const serviceID = env.AIRLOCK_SERVICE_ID || '';
 if (shots) mkdirSync(shots, { recursive: true });
 
 const problems = []; // CSP violations, page errors, console errors
@@ -185,6 +194,60 @@ try {
         .waitFor({ timeout: Math.max(stepTimeout, 60_000) });
       await shot(page, '03-run-job-cancelled');
     });
+
+    if (doRetry) {
+      await step(`retry job ${cancelKey}, then cancel it again`, async () => {
+        const retry = page.locator('[data-testid="retry-job"]');
+        await retry.waitFor({ timeout: stepTimeout });
+        await retry.click();
+        // The job starts again: no longer cancelled, and it can be cancelled.
+        await page
+          .locator(`[data-testid="graph-node"][data-key="${cancelKey}"]:not([data-state="cancelled"])`)
+          .waitFor({ timeout: stepTimeout });
+        await page.locator('[data-testid="cancel-job"]').waitFor({ timeout: stepTimeout });
+        await shot(page, '03b-run-job-retried');
+        await page.locator('[data-testid="cancel-job"]').click();
+        await page.locator('[data-testid="cancel-job-confirm"]').click();
+        await page
+          .locator(`[data-testid="graph-node"][data-key="${cancelKey}"][data-state="cancelled"]`)
+          .waitFor({ timeout: Math.max(stepTimeout, 60_000) });
+        await page.locator('[data-testid="retry-job"]').waitFor({ timeout: stepTimeout });
+      });
+    }
+  }
+
+  if (doRebuild) {
+    await step('rebuild the run and land on the new run', async () => {
+      if (!page.url().includes(`id=${encodeURIComponent(runID)}`)) await page.goto(`${base}/runs/view/?id=${encodeURIComponent(runID)}`);
+      const rebuild = page.locator('[data-testid="rebuild-run"]');
+      await page.locator('[data-testid="graph-node"]').first().waitFor({ timeout: stepTimeout });
+      // Rebuild is offered on finished runs: cancel this one if it still runs.
+      if (!(await rebuild.isVisible())) {
+        const cancel = page.locator('[data-testid="cancel-run"]');
+        if (await cancel.isVisible()) {
+          await cancel.click();
+          await page.locator('[data-testid="cancel-run-confirm"]').click();
+        }
+      }
+      await rebuild.waitFor({ timeout: Math.max(stepTimeout, 60_000) });
+      await rebuild.click();
+      await page.waitForURL((u) => u.pathname === '/runs/view/' && !!u.searchParams.get('id') && u.searchParams.get('id') !== runID, { timeout: stepTimeout });
+      const newID = new URL(page.url()).searchParams.get('id');
+      await page.locator('[data-testid="graph-node"]').first().waitFor({ timeout: stepTimeout });
+      const back = page.locator('[data-testid="rebuild-of"] a');
+      await back.waitFor({ timeout: stepTimeout });
+      const href = (await back.getAttribute('href')) ?? '';
+      assert(href.includes(`id=${encodeURIComponent(runID)}`), `the new run ${newID} links back to ${href}, want run ${runID}`);
+      console.log(`    rebuilt ${runID} as ${newID}`);
+      await shot(page, '03c-run-rebuilt');
+      // Leave nothing running: cancel the new run.
+      const cancel = page.locator('[data-testid="cancel-run"]');
+      if (await cancel.isVisible()) {
+        await cancel.click();
+        await page.locator('[data-testid="cancel-run-confirm"]').click();
+        await page.locator('[data-testid="rebuild-run"]').waitFor({ timeout: Math.max(stepTimeout, 60_000) });
+      }
+    });
   }
 
   await step('agents: an agent with its identity', async () => {
@@ -199,6 +262,27 @@ try {
     }
     console.log(`    first agent: ${identity}`);
     await shot(page, '04-agents');
+  });
+
+  await step('services: the catalog, and one service with its pipelines and runs', async () => {
+    await page.goto(`${base}/services/`);
+    const cards = page.locator('[data-testid="service-card"]');
+    await cards.first().waitFor({ timeout: stepTimeout });
+    console.log(`    ${await cards.count()} services in the catalog`);
+    await shot(page, '04b-services');
+    const card = serviceID ? page.locator(`[data-testid="service-card"][data-service="${serviceID}"]`) : cards.first();
+    await card.waitFor({ timeout: stepTimeout });
+    const id = await card.getAttribute('data-service');
+    const name = ((await card.locator('[data-testid="service-link"]').textContent()) ?? '').trim();
+    await card.locator('[data-testid="service-link"]').click();
+    await page.waitForURL((u) => u.pathname === `/services/${id}/`, { timeout: stepTimeout });
+    const heading = ((await page.locator('[data-testid="service-name"]').textContent()) ?? '').trim();
+    assert(heading.startsWith(name), `service page heading ${JSON.stringify(heading)}, want it to start with ${JSON.stringify(name)}`);
+    await page.locator('[data-testid="service-pipeline"]').first().waitFor({ timeout: stepTimeout });
+    await page.locator('[data-testid="service-runs"] [data-testid="run-row"], [data-testid="service-runs"] .state-empty').first().waitFor({ timeout: stepTimeout });
+    const rows = await page.locator('[data-testid="service-runs"] [data-testid="run-row"]').count();
+    console.log(`    ${id}: ${rows} recent runs`);
+    await shot(page, '04c-service');
   });
 
   let firstSession = '';
