@@ -14,7 +14,8 @@ const LineHeight = 20;
 const IdlePollMs = 1000;
 const BusyPollMs = 250;
 
-function Line({ line, n, query, current }: { line: LogLine; n: number; query: string; current: boolean }) {
+/** LogLine is one line of a log: its number and its coloured spans, as text. */
+export function LogLine({ line, n, query, current }: { line: LogLine; n: number; query: string; current: boolean }) {
   const segments = useMemo(() => highlight(line.spans, query), [line, query]);
   return (
     <div className={`log-line${current ? ' log-line-current' : ''}`} data-testid="log-line">
@@ -186,7 +187,7 @@ export function LogPanel({ runID, job }: { runID: string; job: Job }) {
           <div className="log-spacer" style={{ height: total * LineHeight }}>
             <div className="log-window" style={{ transform: `translateY(${start * LineHeight}px)` }}>
               {all.slice(start, end).map((line, i) => (
-                <Line key={start + i + offset} line={line} n={start + i + 1 + offset} query={query} current={start + i === currentLine} />
+                <LogLine key={start + i + offset} line={line} n={start + i + 1 + offset} query={query} current={start + i === currentLine} />
               ))}
             </div>
           </div>

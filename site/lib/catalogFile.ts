@@ -33,8 +33,8 @@ export function parseCatalog(text: string, file = CatalogPath): Catalog {
     problems.push(pos ? `${file}:${pos.line}:${pos.col}: ${msg}` : `${file}: ${msg}`);
   };
   for (const e of doc.errors) {
-    const pos = e.linePos?.[0];
-    problems.push(pos ? `${file}:${pos.line}:${pos.col}: invalid YAML: ${e.message.split('\n')[0]}` : `${file}: invalid YAML: ${e.message}`);
+    const pos = lines.linePos(e.pos[0]);
+    problems.push(`${file}:${pos.line}:${pos.col}: invalid YAML: ${e.message.split('\n')[0]}`);
   }
   if (problems.length) throw new CatalogError(problems.join('\n'));
 

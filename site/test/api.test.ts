@@ -92,3 +92,23 @@ test('log pages read the sequence and end headers', async () => {
   assert.equal(calls[0].url, '/v1/runs/r_1/jobs/build/log?after=0');
   assert.equal(calls[1].url, '/v1/runs/r_1/jobs/build/log?after=7&attempt=2');
 });
+
+test('retry and rebuild POST {} as JSON to their endpoints', async () => {
+  const { client, calls } = fake([json(202, { id: 'r_1', jobs: [] }), json(201, { id: 'r_2', number: 8, jobs: [], rebuild_of: 'r_1' })]);
+  await client.retryJob('r_1', 'unit/tests');
+  const rebuilt = await client.rebuild('r_1');
+  assert.equal(rebuilt.id, 'r_2');
+  assert.equal(rebuilt.rebuild_of, 'r_1');
+  assert.deepEqual(
+    calls.map((c) => [c.init.method, c.url, c.init.body, (c.init.headers as Record<string, string>)['Content-Type']]),
+    [
+      ['POST', '/v1/runs/r_1/jobs/unit%2Ftests/retry', '{}', 'application/json'],
+      ['POST', '/v1/runs/r_1/rebuild', '{}', 'application/json'],
+    ],
+  );
+});
+
+test('a 409 from retry is an ApiError with the server’s message', async () => {
+  const { client } = fake([json(409, { error: 'job "unit" of run "r_1" is passed: it passed' })]);
+  await assert.rejects(client.retryJob('r_1', 'unit'), (e: ApiError) => e.status === 409 && /it passed/.test(e.message));
+});
