@@ -30,7 +30,7 @@ build: deps edge bins plugins site
 ## site: the dashboard, a Next.js static export → build/site (served by wrangler dev, deployed to Pages)
 site: build/site/index.html
 
-build/site/index.html: $(SITE_SOURCES) node_modules/.installed
+build/site/index.html: $(SITE_SOURCES) .airlock/catalog.yml node_modules/.installed
 	npm run --silent site:build
 	rm -rf build/site
 	@mkdir -p build
@@ -97,6 +97,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/pipeline
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/wire
 	$(GO) test -run '^$$' -fuzz FuzzMessage -fuzztime 30s ./edge/scheduler
+	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 30s ./internal/catalog
 
 ## bench: dispatch, admission and API latency on local workerd, masking throughput and step
 ## start latency → docs/BENCHMARKS.md (the container row needs an engine: run .ci/podman-setup
