@@ -448,6 +448,7 @@ func (s *Scheduler) listRuns(q url.Values) (Response, error) {
 		Number     int64  `json:"number"`
 		State      string `json:"state"`
 		Filename   string `json:"filename"`
+		Repository string `json:"repository,omitempty"`
 		Commit     string `json:"commit,omitempty"`
 		Branch     string `json:"branch,omitempty"`
 		Message    string `json:"message,omitempty"`
@@ -458,9 +459,9 @@ func (s *Scheduler) listRuns(q url.Values) (Response, error) {
 	}
 	out := []runSummary{}
 	err = s.view(func() error {
-		for _, r := range s.exec(`SELECT id, number, state, filename, commit_sha, branch, message, created_by, created_ms, finished_ms, rebuild_of FROM runs ORDER BY number DESC LIMIT ?`, limit) {
-			out = append(out, runSummary{asString(r[0]), asInt(r[1]), asString(r[2]), asString(r[3]), asString(r[4]),
-				asString(r[5]), asString(r[6]), asString(r[7]), asInt(r[8]), asInt(r[9]), asString(r[10])})
+		for _, r := range s.exec(`SELECT id, number, state, filename, repository, commit_sha, branch, message, created_by, created_ms, finished_ms, rebuild_of FROM runs ORDER BY number DESC LIMIT ?`, limit) {
+			out = append(out, runSummary{asString(r[0]), asInt(r[1]), asString(r[2]), asString(r[3]), asString(r[4]), asString(r[5]),
+				asString(r[6]), asString(r[7]), asString(r[8]), asInt(r[9]), asInt(r[10]), asString(r[11])})
 		}
 		return nil
 	})
