@@ -12,7 +12,7 @@ PLUGIN_WASM := $(PLUGINS:%=build/plugins/%.wasm)
 GO_SOURCES := $(shell find . -name '*.go' -not -path './node_modules/*' -not -path './.state/*') go.mod go.sum
 SITE_SOURCES := $(shell find site -type f -not -path 'site/out/*' -not -path 'site/.next/*' -not -path 'site/node_modules/*')
 
-.PHONY: all deps build edge bins plugins plugin site dev demo test test-unit test-site test-e2e bench check fuzz clean
+.PHONY: all deps build edge bins plugins plugin site dev demo test test-unit test-site test-e2e screenshots bench check fuzz clean
 
 all: build
 
@@ -98,6 +98,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/wire
 	$(GO) test -run '^$$' -fuzz FuzzMessage -fuzztime 30s ./edge/scheduler
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 30s ./internal/catalog
+
+## screenshots: refresh docs/screenshots from the browser test against the real stack (needs chromium)
+screenshots: build
+	AIRLOCK_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -tags e2e -run TestDashboardInBrowser ./internal/e2e/
 
 ## bench: dispatch, admission and API latency on local workerd, masking throughput and step
 ## start latency → docs/BENCHMARKS.md (the container row needs an engine: run .ci/podman-setup
