@@ -45,9 +45,7 @@ func serveSessions(host js.Value, db *jsdo.SQL, logf func(string, ...any)) error
 	host.Set("fetch", guard(logf, "fetch", func(args []js.Value) any {
 		var req sessions.Request
 		req.Method, req.URL, req.Header, req.Body = request(args[0])
-		// Sign-in talks to the identity provider: every request is
-		// answered with a promise so that Serve may await a fetch.
-		return jsdo.Promise(func() any {
+		answer := func() any {
 			resp := svc.Serve(context.Background(), req)
 			if p := resp.Forward; p != nil {
 				return js.ValueOf(map[string]any{"forward": scheduler.EncodePrincipal(scheduler.Principal{
@@ -55,7 +53,15 @@ func serveSessions(host js.Value, db *jsdo.SQL, logf func(string, ...any)) error
 				})})
 			}
 			return descriptor(resp.Status, resp.Headers(), resp.Body)
-		})
+		}
+		// Sign-in talks to the identity provider: those requests are
+		// answered with a promise so that Serve may await a fetch (a
+		// synchronous callback must never block). Checking a session
+		// does not fetch, and is answered at once.
+		if sessions.NeedsFetch(req) {
+			return jsdo.Promise(answer)
+		}
+		return answer()
 	}))
 	host.Set("alarm", guard(logf, "alarm", func(args []js.Value) any {
 		if err := svc.Sweep(time.Now()); err != nil {
