@@ -6,6 +6,8 @@ import { classNames, cssColors, highlight } from '../lib/ansi.ts';
 import { api, ApiError, SignedOutError } from '../lib/api.ts';
 import type { Job } from '../lib/api.ts';
 import { LogModel, matchingLines, visibleRange } from '../lib/logmodel.ts';
+import { maskPieces } from '../lib/masked.ts';
+import type { Segment } from '../lib/ansi.ts';
 import type { LogLine } from '../lib/logmodel.ts';
 import { displayLabel } from '../lib/format.ts';
 
@@ -14,23 +16,48 @@ const LineHeight = 20;
 const IdlePollMs = 1000;
 const BusyPollMs = 250;
 
-/** LogLine is one line of a log: its number and its coloured spans, as text. */
+/** Segment is one run of text with its colours, marked when it matches the search. */
+function SegmentSpan({ s }: { s: Segment }) {
+  const cls = classNames(s.style) + (s.match ? ' log-match' : '');
+  return (
+    <span className={cls.trim() || undefined} style={cssColors(s.style)}>
+      {s.text}
+    </span>
+  );
+}
+
+/**
+ * LogLine is one line of a log: its number and its coloured spans, as text.
+ * A secret the agent masked ([REDACTED:NAME]) is shown as a marked token
+ * named "masked secret NAME" for assistive technology; search finds it.
+ */
 export function LogLine({ line, n, query, current }: { line: LogLine; n: number; query: string; current: boolean }) {
-  const segments = useMemo(() => highlight(line.spans, query), [line, query]);
+  const pieces = useMemo(() => maskPieces(highlight(line.spans, query)), [line, query]);
   return (
     <div className={`log-line${current ? ' log-line-current' : ''}`} data-testid="log-line">
       <span className="log-n" aria-hidden="true">
         {n}
       </span>
       <span className="log-text">
-        {segments.map((s, i) => {
-          const cls = classNames(s.style) + (s.match ? ' log-match' : '');
-          return (
-            <span key={i} className={cls || undefined} style={cssColors(s.style)}>
-              {s.text}
+        {pieces.map((p, i) =>
+          p.kind === 'text' ? (
+            <SegmentSpan key={i} s={p.segment} />
+          ) : (
+            <span
+              key={i}
+              className="log-masked"
+              role="img"
+              aria-label={`masked secret ${p.name}`}
+              title={`Masked secret ${p.name}: the agent replaced its value before the log left it`}
+              data-testid="log-masked"
+              data-secret={p.name}
+            >
+              {p.segments.map((s, j) => (
+                <SegmentSpan key={j} s={s} />
+              ))}
             </span>
-          );
-        })}
+          ),
+        )}
       </span>
     </div>
   );

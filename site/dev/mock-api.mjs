@@ -183,6 +183,7 @@ function logLine(p, i) {
   if (n === 1) return `\x1b[1;34m==>\x1b[0m Running \x1b[1m${p.label}\x1b[0m on aws-runner-1 (attempt 1)`;
   if (n === 2) return `\x1b[90m$ make ${p.key}\x1b[0m`;
   if (n === 3) return 'Escaping check: <script>alert("not html")</script> & <b>not bold</b>';
+  if (n === 4) return `fetch https://x-access-token:[REDACTED:GITHUB_TOKEN]@github.com/airlockci/airlock \x1b[33m(token [REDACTED:GITHUB_TOKEN] masked by the agent)\x1b[0m`;
   if (n % 97 === 0) return `\x1b[33mwarning:\x1b[0m slow step ${n}: \x1b[38;5;208m${(n * 7) % 1000}ms\x1b[0m over budget`;
   if (n % 53 === 0) return `\x1b[31merror\x1b[0m: flaky check ${n} retried \x1b[48;2;60;20;20m(recovered)\x1b[0m`;
   if (p.key === 'build') return `  compile  internal/pkg${n % 40}/file_${n}.go  \x1b[32m✓\x1b[0m`;

@@ -175,3 +175,23 @@ test('ErrorBox and Empty: an alert with a heading from the status', () => {
   assert.match(out, /Custom/);
   assert.match(html(h(c.Empty, { title: 'Nothing <here>' })), /Nothing &lt;here&gt;/);
 });
+
+test('LogLine: a masked secret is a labelled token, and search finds it', () => {
+  const model = new c.LogModel();
+  model.append('token=\x1b[33m[REDACTED:GITHUB_TOKEN]\x1b[0m ok\n');
+  model.end();
+  const out = html(h(c.LogLine, { line: model.lines[0], n: 1, query: '', current: false }));
+  assert.match(out, /<span class="log-masked" role="img" aria-label="masked secret GITHUB_TOKEN" title="[^"]*" data-testid="log-masked" data-secret="GITHUB_TOKEN">/);
+  assert.equal(out.match(/class="log-masked"/g)?.length, 1);
+  // The search model holds the token, so searching for the name (or REDACTED) finds the line.
+  assert.ok(model.lines[0].search.includes('github_token'));
+  const found = html(h(c.LogLine, { line: model.lines[0], n: 1, query: 'github', current: true }));
+  assert.match(found, /class="log-masked"[^>]*><span class="ansi-fg-3">\[REDACTED:<\/span><span class="ansi-fg-3 log-match">GITHUB<\/span>/);
+  // A name cannot inject markup.
+  const evil = new c.LogModel();
+  evil.append('[REDACTED:"><b>x</b>]\n');
+  evil.end();
+  const e = html(h(c.LogLine, { line: evil.lines[0], n: 1, query: '', current: false }));
+  assert.doesNotMatch(e, /<b>/);
+  assert.match(e, /aria-label="masked secret &quot;&gt;&lt;b&gt;x&lt;\/b&gt;"/);
+});
