@@ -1,9 +1,12 @@
 // The run's step graph: one node per job, an edge per depends_on, coloured by
-// state. Nodes are buttons (click, Enter or Space) that select the job.
-import { useMemo } from 'react';
+// state. Nodes are buttons (click, Enter or Space) that select the job; the
+// arrow keys move between them (left and right along the edges' direction,
+// up and down within a layer).
+import { useMemo, useRef } from 'react';
 import type { KeyboardEvent } from 'react';
 import type { Job } from '../lib/api.ts';
-import { defaultLayoutOptions, layout } from '../lib/dag.ts';
+import { defaultLayoutOptions, layout, neighbour } from '../lib/dag.ts';
+import type { Direction } from '../lib/dag.ts';
 import { stateClass, stateLabel } from './StateBadge.tsx';
 import { displayLabel } from '../lib/format.ts';
 
@@ -16,16 +19,28 @@ function clip(text: string, max: number): string {
 export function Graph({ jobs, selected, onSelect }: { jobs: Job[]; selected: string | null; onSelect: (key: string) => void }) {
   const placed = useMemo(() => layout(jobs), [jobs]);
   const byKey = useMemo(() => new Map(jobs.map((j) => [j.key, j])), [jobs]);
+  const svg = useRef<SVGSVGElement>(null);
+  const arrows: Record<string, Direction> = { ArrowLeft: 'left', ArrowRight: 'right', ArrowUp: 'up', ArrowDown: 'down' };
   const key = (k: string) => (e: KeyboardEvent) => {
     if (e.key === 'Enter' || e.key === ' ') {
       e.preventDefault();
       onSelect(k);
+      return;
+    }
+    const dir = arrows[e.key];
+    if (!dir || e.altKey || e.ctrlKey || e.metaKey) return;
+    e.preventDefault();
+    const next = neighbour(placed.nodes, k, dir);
+    if (!next) return;
+    for (const el of svg.current?.querySelectorAll<SVGGElement>('[data-testid="graph-node"]') ?? []) {
+      if (el.dataset.key === next) el.focus();
     }
   };
   return (
     <div className="graph-scroll" data-testid="graph">
       <svg
         className="graph"
+        ref={svg}
         width={placed.width}
         height={placed.height}
         viewBox={`0 0 ${placed.width} ${placed.height}`}
@@ -64,6 +79,7 @@ export function Graph({ jobs, selected, onSelect }: { jobs: Job[]; selected: str
               onKeyDown={key(n.key)}
             >
               <title>{`${label} (${job.key}) — ${stateLabel(job.state)}`}</title>
+              <rect x={-4} y={-4} width={W + 8} height={H + 8} rx={11} className="graph-focus" />
               <rect width={W} height={H} rx={8} className="graph-box" />
               <rect width={5} height={H} rx={2} className="graph-stripe" />
               <text x={16} y={18} className="graph-label">

@@ -21,7 +21,10 @@ export interface PlacedNode {
 export interface PlacedEdge {
   from: string;
   to: string;
-  /** an SVG path from the right side of from to the left side of to */
+  /**
+   * an SVG path (M, C and L only) from the right side of from to the left
+   * side of to; an edge that skips layers crosses them between their nodes
+   */
   path: string;
 }
 
@@ -102,8 +105,12 @@ export function layout(jobs: GraphJob[], opts: LayoutOptions = defaultLayoutOpti
   }
 
   const { nodeWidth: w, nodeHeight: h, gapX, gapY, padding } = opts;
+  // An edge that skips a layer is routed through lanes between (or above and
+  // below) that layer's nodes; keep room above and below for those lanes.
+  const skips = jobs.some((j) => deps.get(j.key)!.some((d) => layerOf.get(j.key)! - layerOf.get(d)! > 1));
+  const laneRoom = skips ? gapY + 4 : 0;
   const tallest = Math.max(0, ...columns.map((c) => c.length));
-  const height = tallest === 0 ? 0 : padding * 2 + tallest * h + (tallest - 1) * gapY;
+  const height = tallest === 0 ? 0 : padding * 2 + laneRoom * 2 + tallest * h + (tallest - 1) * gapY;
   const width = count === 0 ? 0 : padding * 2 + count * w + (count - 1) * gapX;
   const placed = new Map<string, PlacedNode>();
   columns.forEach((col, l) => {
@@ -114,6 +121,24 @@ export function layout(jobs: GraphJob[], opts: LayoutOptions = defaultLayoutOpti
     });
   });
 
+  // The lanes of each layer: y positions a horizontal line can cross the
+  // layer at without touching a node (each with the room it has either side).
+  const lanes = columns.map((col) => {
+    const ys = col.map((k) => placed.get(k)!.y);
+    const out: Array<{ y: number; room: number }> = [];
+    if (ys.length) out.push({ y: ys[0] - gapY / 2 - 2, room: gapY / 2 });
+    for (let i = 1; i < ys.length; i++) out.push({ y: (ys[i - 1] + h + ys[i]) / 2, room: (ys[i] - ys[i - 1] - h) / 2 });
+    if (ys.length) out.push({ y: ys[ys.length - 1] + h + gapY / 2 + 2, room: gapY / 2 });
+    return out.filter((lane) => lane.y > 0 && lane.y < height);
+  });
+  const laneUse = new Map<string, number>();
+  const colX = (l: number) => padding + l * (w + gapX);
+  // An S-curve from (xa, ya) to (xb, yb): it stays between the two x's.
+  const curve = (xa: number, ya: number, xb: number, yb: number) => {
+    const mid = (xa + xb) / 2;
+    return ` C${mid},${ya} ${mid},${yb} ${xb},${yb}`;
+  };
+
   const edges: PlacedEdge[] = [];
   for (const j of jobs) {
     const to = placed.get(j.key)!;
@@ -123,9 +148,55 @@ export function layout(jobs: GraphJob[], opts: LayoutOptions = defaultLayoutOpti
       const y1 = from.y + h / 2;
       const x2 = to.x;
       const y2 = to.y + h / 2;
-      const mid = (x1 + x2) / 2;
-      edges.push({ from: d, to: j.key, path: `M${x1},${y1} C${mid},${y1} ${mid},${y2} ${x2},${y2}` });
+      let path = `M${x1},${y1}`;
+      let x = x1;
+      let y = y1;
+      // Through each layer in between, along the lane that bends the least.
+      for (let l = from.layer + 1; l < to.layer; l++) {
+        let best = 0;
+        let cost = Infinity;
+        lanes[l].forEach((lane, i) => {
+          const c = Math.abs(lane.y - y) + Math.abs(lane.y - y2);
+          if (c < cost - 0.001) (best = i), (cost = c);
+        });
+        const lane = lanes[l][best];
+        if (!lane) continue; // cannot happen: every layer has a node, so lanes
+        const key = `${l}:${best}`;
+        const used = laneUse.get(key) ?? 0;
+        laneUse.set(key, used + 1);
+        // Later edges in the same lane run beside the first, inside its room.
+        const step = Math.ceil(used / 2) * 4 * (used % 2 ? -1 : 1);
+        const ly = lane.y + Math.max(-(lane.room - 3), Math.min(lane.room - 3, step));
+        path += curve(x, y, colX(l), ly) + ` L${colX(l) + w},${ly}`;
+        x = colX(l) + w;
+        y = ly;
+      }
+      path += curve(x, y, x2, y2);
+      edges.push({ from: d, to: j.key, path });
     }
   }
   return { nodes: jobs.map((j) => placed.get(j.key)!), edges, width, height };
+}
+
+export type Direction = 'left' | 'right' | 'up' | 'down';
+
+/**
+ * neighbour is the node that the arrow keys move to from key: up and down
+ * within its layer, left and right to the nearest node (by height) of the
+ * layer before or after. null when there is none.
+ */
+export function neighbour(nodes: PlacedNode[], key: string, dir: Direction): string | null {
+  const at = nodes.find((n) => n.key === key);
+  if (!at) return nodes[0]?.key ?? null;
+  if (dir === 'up' || dir === 'down') {
+    const want = at.order + (dir === 'up' ? -1 : 1);
+    return nodes.find((n) => n.layer === at.layer && n.order === want)?.key ?? null;
+  }
+  const layer = at.layer + (dir === 'left' ? -1 : 1);
+  let best: PlacedNode | null = null;
+  for (const n of nodes) {
+    if (n.layer !== layer) continue;
+    if (!best || Math.abs(n.y - at.y) < Math.abs(best.y - at.y)) best = n;
+  }
+  return best?.key ?? null;
 }

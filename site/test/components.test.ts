@@ -44,6 +44,8 @@ test('Graph: a button per job named by label and state, an edge per dependency',
   assert.match(out, /aria-pressed="false" aria-label="build: Passed"/);
   assert.match(out, /data-key="deploy" data-state="waiting"/);
   assert.match(out, /Running · attempt 2/);
+  // A focus ring of its own (shown on :focus-visible), apart from the selection.
+  assert.equal(out.match(/class="graph-focus"/g)?.length, 3);
   assert.doesNotMatch(out, /:go:/);
 });
 
