@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"reflect"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -18,6 +17,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/airlockci/airlock/internal/yamlconf"
 )
 
 // Schema is the JSON Schema (draft 2020-12) of the catalog file.
@@ -73,19 +74,9 @@ type Pipeline struct {
 	at *yaml.Node // where File is written, for LoadRepo's errors
 }
 
-// Error is one problem at one place in the catalog file.
-type Error struct {
-	File         string
-	Line, Column int // 1-based; 0 when the problem is the file as a whole
-	Msg          string
-}
-
-func (e *Error) Error() string {
-	if e.Line == 0 {
-		return e.File + ": " + e.Msg
-	}
-	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)
-}
+// Error is one problem at one place in the catalog file; Line and Column
+// are 0 when the problem is the file as a whole.
+type Error = yamlconf.Error
 
 // maxErrors bounds a report: past it more errors tell nothing new.
 const maxErrors = 50
@@ -223,8 +214,6 @@ func (l *loader) load(src []byte) *Catalog {
 	return &c
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
-
 // decode reads the one YAML document in src. yaml.v3 is well fuzzed, but a
 // panic in it must still be an error.
 func (l *loader) decode(src []byte) (root *yaml.Node) {
@@ -241,13 +230,12 @@ func (l *loader) decode(src []byte) (root *yaml.Node) {
 			l.errorf(nil, "empty file; expected a mapping with version and services")
 			return nil
 		}
-		m := yamlLine.FindStringSubmatch(err.Error())
-		if m == nil {
+		line, msg, ok := yamlconf.SyntaxError(err)
+		if !ok {
 			l.errorf(nil, "invalid YAML: %v", err)
 			return nil
 		}
-		line, _ := strconv.Atoi(m[1])
-		l.errs = append(l.errs, &Error{File: l.file, Line: line, Column: min(line, 1), Msg: "invalid YAML: " + m[2]})
+		l.errs = append(l.errs, &Error{File: l.file, Line: line, Column: min(line, 1), Msg: "invalid YAML: " + msg})
 		return nil
 	}
 	var extra yaml.Node
@@ -287,7 +275,7 @@ func (l *loader) toJSON(n *yaml.Node, ptr string) (any, bool) {
 				if k.ShortTag() == "!!merge" {
 					l.errorf(k, "%s: merge key <<; merge keys are not allowed", where)
 				} else {
-					l.errorf(k, "%s: a key is %s; expected a string", where, kindName(k))
+					l.errorf(k, "%s: a key is %s; expected a string", where, yamlconf.KindName(k))
 				}
 				ok = false
 				continue
@@ -369,28 +357,6 @@ func describePath(ptr string) string {
 	return b.String()
 }
 
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.AliasNode:
-		return "an alias"
-	}
-	switch n.ShortTag() {
-	case "!!str":
-		return "a string"
-	case "!!int", "!!float":
-		return "a number"
-	case "!!bool":
-		return "a boolean"
-	case "!!null":
-		return "null"
-	}
-	return "a " + strings.TrimPrefix(n.ShortTag(), "!!")
-}
-
 var (
 	compileOnce sync.Once
 	schema      *jsonschema.Schema
@@ -439,7 +405,7 @@ func (l *loader) schemaErrors(ve *jsonschema.ValidationError) {
 			l.errorf(l.keys[child], "unknown key %q in %s; expected one of %s", p, where, allowed)
 		}
 	case *kind.Type:
-		l.errorf(at, "%s is %s; expected %s", where, kindName(at), strings.Join(k.Want, " or "))
+		l.errorf(at, "%s is %s; expected %s", where, yamlconf.KindName(at), strings.Join(k.Want, " or "))
 	case *kind.Enum:
 		l.errorf(at, "%s is %s; expected one of %s", where, shown(at), strings.Join(enumText(k.Want), ", "))
 	case *kind.Const:
@@ -480,7 +446,7 @@ func shown(n *yaml.Node) string {
 		}
 		return n.Value
 	}
-	return kindName(n)
+	return yamlconf.KindName(n)
 }
 
 func enumText(vals []any) []string {

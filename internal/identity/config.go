@@ -2,9 +2,7 @@ package identity
 
 import (
 	_ "embed"
-	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"net/url"
 	"regexp"
@@ -14,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/airlockci/airlock/internal/oidcjwt"
+	"github.com/airlockci/airlock/internal/yamlconf"
 )
 
 // PoolsSchema is the JSON Schema (draft 2020-12) of the pools file, for
@@ -105,21 +104,7 @@ func matchPattern(pattern, s string) bool {
 }
 
 // ConfigError is a problem at one place in the pools file.
-type ConfigError struct {
-	File         string
-	Line, Column int // 1-based; 0 when unknown
-	Msg          string
-}
-
-func (e *ConfigError) Error() string {
-	switch {
-	case e.Line > 0 && e.Column > 0:
-		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)
-	case e.Line > 0:
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
-	}
-	return e.File + ": " + e.Msg
-}
+type ConfigError = yamlconf.Error
 
 // DefaultSTSHosts are AWS's STS hosts: the global endpoint and every
 // regional one, by exact name. A pools file may replace the list (for a
@@ -171,293 +156,91 @@ func defaultSTSHosts() []string {
 // [::1]) for local development; they may not carry user info, a query or a
 // fragment, and endpoints no path.
 func LoadConfig(filename string, src []byte) (*Config, error) {
-	l := &loader{file: filename}
-	if len(src) > MaxConfigSize {
-		return nil, &ConfigError{File: filename, Msg: fmt.Sprintf("file is %d bytes; expected at most %d", len(src), MaxConfigSize)}
+	root, err := yamlconf.Decode(filename, src, MaxConfigSize, "a mapping with audience and pools")
+	if err != nil {
+		return nil, err
 	}
-	var doc yaml.Node
-	dec := yaml.NewDecoder(strings.NewReader(string(src)))
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, &ConfigError{File: filename, Msg: "empty file; expected a mapping with audience and pools"}
-		}
-		return nil, l.yamlError(err)
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		line := extra.Line
-		if err != nil {
-			return nil, l.yamlError(err)
-		}
-		return nil, &ConfigError{File: filename, Line: line, Column: extra.Column, Msg: "a second YAML document; expected one"}
-	}
-	cfg := l.config(&doc)
-	if len(l.errs) > 0 {
-		return nil, errors.Join(l.errs...)
+	l := &loader{Loader: yamlconf.Loader{File: filename}}
+	cfg := l.config(root)
+	if err := l.Err(); err != nil {
+		return nil, err
 	}
 	return cfg, nil
 }
 
+// loader reads a pools file.
 type loader struct {
-	file string
-	errs []error
+	yamlconf.Loader
 }
 
-const maxConfigErrors = 20
-
-func (l *loader) errorf(n *yaml.Node, format string, args ...any) {
-	if len(l.errs) == maxConfigErrors {
-		l.errs = append(l.errs, &ConfigError{File: l.file, Msg: "too many errors"})
-	}
-	if len(l.errs) > maxConfigErrors {
-		return
-	}
-	e := &ConfigError{File: l.file, Msg: fmt.Sprintf(format, args...)}
-	if n != nil {
-		e.Line, e.Column = n.Line, n.Column
-	}
-	l.errs = append(l.errs, e)
-}
-
-var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
-
-func (l *loader) yamlError(err error) error {
-	m := yamlLine.FindStringSubmatch(err.Error())
-	if m == nil {
-		return &ConfigError{File: l.file, Msg: err.Error()}
-	}
-	line, _ := strconv.Atoi(m[1])
-	return &ConfigError{File: l.file, Line: line, Msg: "invalid YAML: " + m[2]}
-}
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.AliasNode:
-		return "an alias"
-	case yaml.ScalarNode:
-		switch n.Tag {
-		case "!!str":
-			return "a string"
-		case "!!int", "!!float":
-			return "a number"
-		case "!!bool":
-			return "a boolean"
-		case "!!null":
-			return "null"
-		}
-		return "a " + strings.TrimPrefix(n.Tag, "!!")
-	}
-	return "nothing"
-}
-
-// plain refuses what YAML can do but a trust file must not: anchors,
-// aliases, merge keys, custom tags. It reports whether n may be used.
-func (l *loader) plain(n *yaml.Node) bool {
-	if n.Kind == yaml.AliasNode {
-		l.errorf(n, "alias *%s; aliases are not allowed, write the value out", n.Value)
-		return false
-	}
-	if n.Anchor != "" {
-		l.errorf(n, "anchor &%s; anchors are not allowed", n.Anchor)
-		return false
-	}
-	if n.Tag == "!!merge" {
-		l.errorf(n, "merge key <<; merge keys are not allowed")
-		return false
-	}
-	return true
-}
-
-// fields walks a mapping, refusing duplicate and unknown keys, and calls
-// the handler of each key present.
-func (l *loader) fields(n *yaml.Node, where string, handlers map[string]func(key, val *yaml.Node)) {
-	if !l.plain(n) {
-		return
-	}
-	if n.Kind != yaml.MappingNode {
-		l.errorf(n, "%s is %s; expected a mapping", where, kindName(n))
-		return
-	}
-	seen := map[string]*yaml.Node{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if !l.plain(k) || !l.plain(v) {
-			continue
-		}
-		if k.Kind != yaml.ScalarNode || k.Tag != "!!str" {
-			l.errorf(k, "key in %s is %s; expected a string", where, kindName(k))
-			continue
-		}
-		if prev, ok := seen[k.Value]; ok {
-			l.errorf(k, "duplicate key %q in %s (first at line %d)", k.Value, where, prev.Line)
-			continue
-		}
-		seen[k.Value] = k
-		h, ok := handlers[k.Value]
-		if !ok {
-			l.errorf(k, "unknown key %q in %s; expected one of %s", k.Value, where, keyList(handlers))
-			continue
-		}
-		h(k, v)
-	}
-}
-
-func keyList(handlers map[string]func(key, val *yaml.Node)) string {
-	var keys []string
-	for k := range handlers {
-		keys = append(keys, k)
-	}
-	// small maps: insertion sort keeps the message stable
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	return strings.Join(keys, ", ")
-}
-
-func (l *loader) str(n *yaml.Node, where string) (string, bool) {
-	if !l.plain(n) {
-		return "", false
-	}
-	if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
-		l.errorf(n, "%s is %s; expected a string", where, kindName(n))
-		return "", false
-	}
-	if n.Value == "" {
-		l.errorf(n, "%s is empty; expected a value", where)
-		return "", false
-	}
-	return n.Value, true
-}
-
-// scalar accepts a string, number or boolean, as its text.
-func (l *loader) scalar(n *yaml.Node, where string) (string, bool) {
-	if !l.plain(n) {
-		return "", false
-	}
-	if n.Kind != yaml.ScalarNode || (n.Tag != "!!str" && n.Tag != "!!int" && n.Tag != "!!bool" && n.Tag != "!!float") {
-		l.errorf(n, "%s is %s; expected a string, number or boolean", where, kindName(n))
-		return "", false
-	}
-	return n.Value, true
-}
-
-func (l *loader) list(n *yaml.Node, where string, each func(i int, item *yaml.Node)) {
-	if !l.plain(n) {
-		return
-	}
-	if n.Kind != yaml.SequenceNode {
-		l.errorf(n, "%s is %s; expected a list", where, kindName(n))
-		return
-	}
-	for i, item := range n.Content {
-		each(i, item)
-	}
-}
-
-func (l *loader) stringMap(n *yaml.Node, where string) map[string]string {
-	out := map[string]string{}
-	if !l.plain(n) {
-		return out
-	}
-	if n.Kind != yaml.MappingNode {
-		l.errorf(n, "%s is %s; expected a mapping", where, kindName(n))
-		return out
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		key, ok := l.str(k, "key in "+where)
-		if !ok {
-			continue
-		}
-		if _, dup := out[key]; dup {
-			l.errorf(k, "duplicate key %q in %s", key, where)
-			continue
-		}
-		if val, ok := l.scalar(v, where+"."+key); ok {
-			out[key] = val
-		}
-	}
-	return out
-}
-
-func (l *loader) config(doc *yaml.Node) *Config {
+func (l *loader) config(root *yaml.Node) *Config {
 	cfg := &Config{}
-	root := doc
-	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
-		root = doc.Content[0]
-	}
 	var sawAudience, sawPools, sawEndpoints bool
 	names := map[string]int{}
-	l.fields(root, "the file", map[string]func(k, v *yaml.Node){
+	l.Fields(root, "the file", map[string]func(k, v *yaml.Node){
 		"audience": func(_, v *yaml.Node) {
 			sawAudience = true
-			if s, ok := l.str(v, "audience"); ok {
+			if s, ok := l.Str(v, "audience"); ok {
 				if strings.TrimSpace(s) != s || strings.ContainsAny(s, " \t\r\n") {
-					l.errorf(v, "audience %q has whitespace; expected a single token such as airlock.example.com", s)
+					l.Errorf(v, "audience %q has whitespace; expected a single token such as airlock.example.com", s)
 					return
 				}
 				cfg.Audience = s
 			}
 		},
 		"aws": func(_, v *yaml.Node) {
-			l.fields(v, "aws", map[string]func(k, v *yaml.Node){
+			l.Fields(v, "aws", map[string]func(k, v *yaml.Node){
 				"sts_endpoints": func(_, v *yaml.Node) {
 					sawEndpoints = true
 					seen := map[string]bool{}
-					l.list(v, "aws.sts_endpoints", func(i int, item *yaml.Node) {
-						s, ok := l.str(item, fmt.Sprintf("aws.sts_endpoints[%d]", i))
+					l.List(v, "aws.sts_endpoints", func(i int, item *yaml.Node) {
+						s, ok := l.Str(item, fmt.Sprintf("aws.sts_endpoints[%d]", i))
 						if !ok {
 							return
 						}
 						ep, err := parseEndpoint(s, false)
 						if err != nil {
-							l.errorf(item, "aws.sts_endpoints[%d]: %v", i, err)
+							l.Errorf(item, "aws.sts_endpoints[%d]: %v", i, err)
 							return
 						}
 						if seen[ep] {
-							l.errorf(item, "aws.sts_endpoints[%d]: %s is listed twice", i, ep)
+							l.Errorf(item, "aws.sts_endpoints[%d]: %s is listed twice", i, ep)
 							return
 						}
 						seen[ep] = true
 						cfg.STSEndpoints = append(cfg.STSEndpoints, ep)
 					})
 					if v.Kind == yaml.SequenceNode && len(v.Content) == 0 {
-						l.errorf(v, "aws.sts_endpoints is empty; expected at least one endpoint, or leave it out for AWS's own")
+						l.Errorf(v, "aws.sts_endpoints is empty; expected at least one endpoint, or leave it out for AWS's own")
 					}
 				},
 			})
 		},
 		"pools": func(_, v *yaml.Node) {
 			sawPools = true
-			l.list(v, "pools", func(i int, item *yaml.Node) {
+			l.List(v, "pools", func(i int, item *yaml.Node) {
 				p := l.pool(item, i)
 				if p == nil {
 					return
 				}
 				if first, dup := names[p.Name]; dup {
-					l.errorf(item, "pools[%d]: name %q is already used by pools[%d]; names must be unique", i, p.Name, first)
+					l.Errorf(item, "pools[%d]: name %q is already used by pools[%d]; names must be unique", i, p.Name, first)
 					return
 				}
 				names[p.Name] = i
 				cfg.Pools = append(cfg.Pools, *p)
 			})
 			if v.Kind == yaml.SequenceNode && len(v.Content) == 0 {
-				l.errorf(v, "pools is empty; expected at least one pool")
+				l.Errorf(v, "pools is empty; expected at least one pool")
 			}
 		},
 	})
 	if root.Kind == yaml.MappingNode {
 		if !sawAudience {
-			l.errorf(root, "audience is missing; expected the audience OIDC tokens are issued for, such as airlock.example.com")
+			l.Errorf(root, "audience is missing; expected the audience OIDC tokens are issued for, such as airlock.example.com")
 		}
 		if !sawPools {
-			l.errorf(root, "pools is missing; expected a list of agent pools")
+			l.Errorf(root, "pools is missing; expected a list of agent pools")
 		}
 	}
 	if !sawEndpoints {
@@ -474,38 +257,38 @@ func (l *loader) pool(n *yaml.Node, i int) *Pool {
 	where := fmt.Sprintf("pools[%d]", i)
 	p := &Pool{Tags: map[string]string{}}
 	sawName := false
-	errsBefore := len(l.errs)
-	l.fields(n, where, map[string]func(k, v *yaml.Node){
+	errsBefore := l.NumErrors()
+	l.Fields(n, where, map[string]func(k, v *yaml.Node){
 		"name": func(_, v *yaml.Node) {
 			sawName = true
-			if s, ok := l.str(v, where+".name"); ok {
+			if s, ok := l.Str(v, where+".name"); ok {
 				if !poolName.MatchString(s) {
-					l.errorf(v, "%s.name %q; expected lower-case letters, digits, '.', '_' or '-', starting with a letter or digit, at most 63", where, s)
+					l.Errorf(v, "%s.name %q; expected lower-case letters, digits, '.', '_' or '-', starting with a letter or digit, at most 63", where, s)
 					return
 				}
 				p.Name = s
 			}
 		},
 		"tags": func(_, v *yaml.Node) {
-			p.Tags = l.stringMap(v, where+".tags")
+			p.Tags = l.StringMap(v, where+".tags")
 		},
 		"aws": func(_, v *yaml.Node) {
 			sawRoles := false
-			l.fields(v, where+".aws", map[string]func(k, v *yaml.Node){
+			l.Fields(v, where+".aws", map[string]func(k, v *yaml.Node){
 				"roles": func(_, v *yaml.Node) {
 					sawRoles = true
 					if v.Kind == yaml.SequenceNode && len(v.Content) == 0 {
-						l.errorf(v, "%s.aws.roles is empty; expected at least one role ARN, or leave aws out", where)
+						l.Errorf(v, "%s.aws.roles is empty; expected at least one role ARN, or leave aws out", where)
 					}
-					l.list(v, where+".aws.roles", func(j int, item *yaml.Node) {
+					l.List(v, where+".aws.roles", func(j int, item *yaml.Node) {
 						w := fmt.Sprintf("%s.aws.roles[%d]", where, j)
-						s, ok := l.str(item, w)
+						s, ok := l.Str(item, w)
 						if !ok {
 							return
 						}
 						r, err := ParseRolePattern(s)
 						if err != nil {
-							l.errorf(item, "%s: %v", w, err)
+							l.Errorf(item, "%s: %v", w, err)
 							return
 						}
 						p.AWSRoles = append(p.AWSRoles, r)
@@ -513,14 +296,14 @@ func (l *loader) pool(n *yaml.Node, i int) *Pool {
 				},
 			})
 			if v.Kind == yaml.MappingNode && !sawRoles {
-				l.errorf(v, "%s.aws has no roles; expected roles: with at least one role ARN", where)
+				l.Errorf(v, "%s.aws has no roles; expected roles: with at least one role ARN", where)
 			}
 		},
 		"oidc": func(_, v *yaml.Node) {
 			if v.Kind == yaml.SequenceNode && len(v.Content) == 0 {
-				l.errorf(v, "%s.oidc is empty; expected at least one rule, or leave oidc out", where)
+				l.Errorf(v, "%s.oidc is empty; expected at least one rule, or leave oidc out", where)
 			}
-			l.list(v, where+".oidc", func(j int, item *yaml.Node) {
+			l.List(v, where+".oidc", func(j int, item *yaml.Node) {
 				if r, ok := l.oidcRule(item, fmt.Sprintf("%s.oidc[%d]", where, j)); ok {
 					p.OIDC = append(p.OIDC, r)
 				}
@@ -531,11 +314,11 @@ func (l *loader) pool(n *yaml.Node, i int) *Pool {
 		return nil
 	}
 	if !sawName {
-		l.errorf(n, "%s has no name; expected name: followed by the pool's name", where)
+		l.Errorf(n, "%s has no name; expected name: followed by the pool's name", where)
 		return nil
 	}
-	if len(p.AWSRoles) == 0 && len(p.OIDC) == 0 && len(l.errs) == errsBefore {
-		l.errorf(n, "%s (%s) trusts nobody; expected aws.roles or oidc rules", where, p.Name)
+	if len(p.AWSRoles) == 0 && len(p.OIDC) == 0 && l.NumErrors() == errsBefore {
+		l.Errorf(n, "%s (%s) trusts nobody; expected aws.roles or oidc rules", where, p.Name)
 	}
 	return p
 }
@@ -544,47 +327,47 @@ func (l *loader) oidcRule(n *yaml.Node, where string) (OIDCRule, bool) {
 	var r OIDCRule
 	ok := true
 	fail := func() { ok = false }
-	l.fields(n, where, map[string]func(k, v *yaml.Node){
+	l.Fields(n, where, map[string]func(k, v *yaml.Node){
 		"provider": func(_, v *yaml.Node) {
-			s, good := l.str(v, where+".provider")
+			s, good := l.Str(v, where+".provider")
 			switch {
 			case !good:
 				fail()
 			case s == ProviderGitHub || s == ProviderGCP || s == ProviderAzure || s == ProviderKubernetes:
 				r.Provider = s
 			default:
-				l.errorf(v, "%s.provider %q; expected github, gcp, azure or kubernetes", where, s)
+				l.Errorf(v, "%s.provider %q; expected github, gcp, azure or kubernetes", where, s)
 				fail()
 			}
 		},
 		"issuer": func(_, v *yaml.Node) {
-			s, good := l.str(v, where+".issuer")
+			s, good := l.Str(v, where+".issuer")
 			if !good {
 				fail()
 				return
 			}
 			if _, err := parseEndpoint(s, true); err != nil {
-				l.errorf(v, "%s.issuer: %v", where, err)
+				l.Errorf(v, "%s.issuer: %v", where, err)
 				fail()
 				return
 			}
 			r.Issuer = s
 		},
 		"subject": func(_, v *yaml.Node) {
-			s, good := l.str(v, where+".subject")
+			s, good := l.Str(v, where+".subject")
 			if !good {
 				fail()
 				return
 			}
 			if err := checkPattern(s); err != nil {
-				l.errorf(v, "%s.subject: %v", where, err)
+				l.Errorf(v, "%s.subject: %v", where, err)
 				fail()
 				return
 			}
 			r.Subject = s
 		},
 		"claims": func(_, v *yaml.Node) {
-			r.Claims = l.stringMap(v, where+".claims")
+			r.Claims = l.StringMap(v, where+".claims")
 		},
 	})
 	if n.Kind != yaml.MappingNode {
@@ -592,7 +375,7 @@ func (l *loader) oidcRule(n *yaml.Node, where string) (OIDCRule, bool) {
 	}
 	for _, f := range []struct{ name, val string }{{"provider", r.Provider}, {"issuer", r.Issuer}, {"subject", r.Subject}} {
 		if f.val == "" && ok {
-			l.errorf(n, "%s has no %s; expected provider, issuer and subject", where, f.name)
+			l.Errorf(n, "%s has no %s; expected provider, issuer and subject", where, f.name)
 			ok = false
 		}
 	}
@@ -601,7 +384,7 @@ func (l *loader) oidcRule(n *yaml.Node, where string) (OIDCRule, bool) {
 	}
 	for _, reserved := range []string{"iss", "sub", "aud", "exp", "nbf", "iat"} {
 		if _, has := r.Claims[reserved]; has {
-			l.errorf(n, "%s.claims: %s is checked by the verifier; use issuer/subject, not claims", where, reserved)
+			l.Errorf(n, "%s.claims: %s is checked by the verifier; use issuer/subject, not claims", where, reserved)
 			ok = false
 		}
 	}
