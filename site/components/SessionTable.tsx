@@ -1,7 +1,8 @@
 // A table of sessions (device, when signed in, last active, expiry) with an
-// "End session" button each; pages/sessions.tsx shows the user's own and,
+// "End session" button each (asking first); pages/sessions.tsx shows the user's own and,
 // to administrators, everyone's.
 import type { Session } from '../lib/api.ts';
+import { ConfirmButton } from './ConfirmButton.tsx';
 import { absolute, ago, device, toMillis, until } from '../lib/format.ts';
 
 /** Expiry is when a session ends: the sooner of its idle and absolute limits. */
@@ -20,7 +21,7 @@ export function SessionTable({
 }: {
   sessions: Session[];
   now: number;
-  onEnd: (s: Session) => void;
+  onEnd: (s: Session) => Promise<void>;
   ending: Set<string>;
 }) {
   return (
@@ -60,16 +61,23 @@ export function SessionTable({
                 <Expiry s={s} now={now} />
               </td>
               <td className="cell-action">
-                <button
-                  type="button"
-                  className="btn btn-danger-quiet btn-small"
-                  onClick={() => onEnd(s)}
-                  disabled={ending.has(s.id)}
-                  data-testid="end-session"
-                  aria-label={`End session on ${device(s.user_agent)}${s.current ? ' (this browser: signs you out)' : ''}`}
-                >
-                  {ending.has(s.id) ? 'Ending…' : s.current ? 'Sign out here' : 'End session'}
-                </button>
+                {ending.has(s.id) ? (
+                  <button type="button" className="btn btn-danger btn-small" disabled data-testid="end-session">
+                    Ending…
+                  </button>
+                ) : (
+                  <ConfirmButton
+                    small
+                    label={s.current ? 'Sign out here' : 'End session'}
+                    ariaLabel={`End session on ${device(s.user_agent)}${s.current ? ' (this browser: signs you out)' : ''}`}
+                    confirm={s.current ? 'Sign this browser out?' : `End the session on ${device(s.user_agent)}?`}
+                    yesLabel={s.current ? 'Yes, sign out' : 'Yes, end it'}
+                    noLabel="Keep it"
+                    busyLabel="Ending…"
+                    testid="end-session"
+                    onConfirm={() => onEnd(s)}
+                  />
+                )}
               </td>
             </tr>
           ))}

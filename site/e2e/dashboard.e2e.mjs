@@ -318,6 +318,8 @@ try {
   await step("the second browser ends the first browser's session", async () => {
     const row = page2.locator(`[data-testid="my-sessions"] [data-session-id="${firstSession}"]`);
     await row.locator('[data-testid="end-session"]').click();
+    // It asks first; the answer that acts is end-session-confirm.
+    await row.locator('[data-testid="end-session-confirm"]').click();
     await row.waitFor({ state: 'detached', timeout: stepTimeout });
     await shot(page2, '06-sessions-after-ending');
   });

@@ -1,6 +1,8 @@
 // Sessions: where the user is signed in, with "End session" for each; admins
 // also see everyone's sessions, grouped by user, and can end all of a user's.
+// Both ask first (components/ConfirmButton.tsx).
 import { useState } from 'react';
+import { ConfirmButton } from '../components/ConfirmButton.tsx';
 import { Layout, useMe } from '../components/Layout.tsx';
 import { SessionTable } from '../components/SessionTable.tsx';
 import { Empty, ErrorBox, Loading, StaleNote } from '../components/States.tsx';
@@ -121,15 +123,18 @@ export default function Sessions() {
                         {g.sessions.length} session{g.sessions.length === 1 ? '' : 's'}
                       </span>
                     </h3>
-                    <button
-                      type="button"
-                      className="btn btn-danger-quiet btn-small"
+                    <ConfirmButton
+                      small
+                      label="End all sessions of this user"
+                      ariaLabel={`End all sessions of ${g.label}`}
+                      confirm={`End all ${g.sessions.length} session${g.sessions.length === 1 ? '' : 's'} of ${g.label}?${userID === me?.user.id ? ' This signs you out too.' : ''}`}
+                      yesLabel="Yes, end them"
+                      noLabel="Keep them"
+                      busyLabel="Ending…"
                       disabled={ending.has(`user:${userID}`)}
-                      onClick={() => endUser(userID, g.label)}
-                      data-testid="end-user-sessions"
-                    >
-                      End all sessions of this user
-                    </button>
+                      testid="end-user-sessions"
+                      onConfirm={() => endUser(userID, g.label)}
+                    />
                   </div>
                   <SessionTable sessions={g.sessions} now={now} onEnd={endSession} ending={ending} />
                 </div>

@@ -6,6 +6,7 @@
 import Link from 'next/link';
 import { useRouter } from 'next/router';
 import { useEffect, useMemo, useState } from 'react';
+import { ConfirmButton } from '../../components/ConfirmButton.tsx';
 import { Graph } from '../../components/Graph.tsx';
 import { Layout } from '../../components/Layout.tsx';
 import { LogPanel } from '../../components/LogPanel.tsx';
@@ -31,65 +32,6 @@ function defaultJob(jobs: Job[]): string | null {
     jobs.find((j) => j.started_ms)?.key ??
     jobs[0]?.key ??
     null
-  );
-}
-
-/** Confirm is a button that asks once more before it acts. */
-function ConfirmButton({
-  label,
-  confirm,
-  busyLabel,
-  onConfirm,
-  disabled,
-  testid,
-}: {
-  label: string;
-  confirm: string;
-  busyLabel: string;
-  onConfirm: () => Promise<void>;
-  disabled?: boolean;
-  testid: string;
-}) {
-  const [asking, setAsking] = useState(false);
-  const [busy, setBusy] = useState(false);
-  if (busy) {
-    return (
-      <button type="button" className="btn btn-danger" disabled>
-        {busyLabel}
-      </button>
-    );
-  }
-  if (asking) {
-    return (
-      <span className="confirm" role="group" aria-label={confirm}>
-        <span className="confirm-q">{confirm}</span>
-        <button
-          type="button"
-          className="btn btn-danger"
-          data-testid={`${testid}-confirm`}
-          autoFocus
-          onClick={async () => {
-            setBusy(true);
-            try {
-              await onConfirm();
-            } finally {
-              setBusy(false);
-              setAsking(false);
-            }
-          }}
-        >
-          Yes, cancel
-        </button>
-        <button type="button" className="btn" onClick={() => setAsking(false)}>
-          No
-        </button>
-      </span>
-    );
-  }
-  return (
-    <button type="button" className="btn btn-danger-quiet" onClick={() => setAsking(true)} disabled={disabled} data-testid={testid}>
-      {label}
-    </button>
   );
 }
 
@@ -232,6 +174,8 @@ export default function RunPage() {
                 <ConfirmButton
                   label="Cancel run"
                   confirm="Cancel every job of this run?"
+                  yesLabel="Yes, cancel"
+                  noLabel="Keep running"
                   busyLabel="Cancelling…"
                   testid="cancel-run"
                   onConfirm={() => act(() => api().cancelRun(run.id))}
@@ -309,6 +253,8 @@ export default function RunPage() {
                           key={job.key}
                           label="Cancel job"
                           confirm="Cancel this job?"
+                          yesLabel="Yes, cancel"
+                          noLabel="Keep running"
                           busyLabel="Cancelling…"
                           testid="cancel-job"
                           onConfirm={() => act(() => api().cancelJob(run.id, job.key))}
