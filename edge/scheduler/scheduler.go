@@ -20,6 +20,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"time"
+
+	"github.com/airlockci/airlock/edge/internal/migrate"
 )
 
 // DB is SQLite storage.
@@ -72,15 +74,15 @@ func New(db DB, sockets Sockets, alarm Alarm, now func() time.Time, cfg Config) 
 		cfg.Log = func(string, ...any) {}
 	}
 	s := &Scheduler{db: db, sockets: sockets, alarm: alarm, now: now, cfg: cfg}
-	if err := s.migrate(); err != nil {
+	if err := migrate.Run(db, migrations); err != nil {
 		return nil, fmt.Errorf("scheduler: migrate: %w", err)
 	}
 	return s, nil
 }
 
 // migrations bring the database from one schema version to the next:
-// migrations[i] takes version i to i+1. The version is kept in the meta
-// table; a database is never changed except by appending a migration here.
+// migrations[i] takes version i to i+1 (see package migrate). A database
+// is never changed except by appending a migration here.
 var migrations = [][]string{schemaV1, schemaV2, schemaV3}
 
 // schemaV3 is for the dashboard (issue 7): jobs a person retries (who,
@@ -192,34 +194,6 @@ var schemaV1 = []string{
 
 // SchemaVersion is the database schema version this code runs on.
 var SchemaVersion = len(migrations)
-
-func (s *Scheduler) migrate() error {
-	return s.db.Transaction(func() error {
-		if _, err := s.db.Exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)`); err != nil {
-			return err
-		}
-		rows, err := s.db.Exec(`SELECT value FROM meta WHERE key = 'schema'`)
-		if err != nil {
-			return err
-		}
-		version := 0
-		if len(rows) > 0 {
-			version = int(asInt(rows[0][0]))
-		}
-		if version > len(migrations) {
-			return fmt.Errorf("the database has schema version %d, newer than this code's %d: deploy the newer version", version, len(migrations))
-		}
-		for ; version < len(migrations); version++ {
-			for _, stmt := range migrations[version] {
-				if _, err := s.db.Exec(stmt); err != nil {
-					return fmt.Errorf("schema version %d: %w", version+1, err)
-				}
-			}
-		}
-		_, err = s.db.Exec(`INSERT INTO meta (key, value) VALUES ('schema', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, int64(version))
-		return err
-	})
-}
 
 func (s *Scheduler) nowMS() int64 { return s.now().UnixMilli() }
 

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/airlockci/airlock/edge/internal/migrate"
 	"github.com/airlockci/airlock/internal/oidcjwt"
 )
 
@@ -163,14 +164,14 @@ func New(db DB, fetch Fetcher, now func() time.Time, cfg *Config, secret func(st
 		}
 	}
 	s := &Service{db: db, fetch: fetch, issuers: oidcjwt.NewIssuers(fetch), now: now, cfg: cfg, secret: secret, log: log}
-	if err := s.migrate(); err != nil {
+	if err := migrate.Run(db, migrations); err != nil {
 		return nil, fmt.Errorf("sessions: migrate: %w", err)
 	}
 	return s, nil
 }
 
-// migrations[i] takes the schema from version i to i+1; the version is in
-// the meta table. A database is never changed except by appending here.
+// migrations[i] takes the schema from version i to i+1 (see package
+// migrate). A database is never changed except by appending here.
 var migrations = [][]string{schemaV1}
 
 var schemaV1 = []string{
@@ -227,26 +228,6 @@ var schemaV1 = []string{
 
 // SchemaVersion is the database schema version this code runs on.
 var SchemaVersion = len(migrations)
-
-func (s *Service) migrate() error {
-	return s.tx(func() error {
-		s.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)`)
-		version := 0
-		if rows := s.exec(`SELECT value FROM meta WHERE key = 'schema'`); len(rows) > 0 {
-			version = int(asInt(rows[0][0]))
-		}
-		if version > len(migrations) {
-			return fmt.Errorf("the database has schema version %d, newer than this code's %d: deploy the newer version", version, len(migrations))
-		}
-		for ; version < len(migrations); version++ {
-			for _, stmt := range migrations[version] {
-				s.exec(stmt)
-			}
-		}
-		s.exec(`INSERT INTO meta (key, value) VALUES ('schema', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, int64(version))
-		return nil
-	})
-}
 
 // tx runs fn in one transaction under the mutex. fn must not fetch.
 func (s *Service) tx(fn func() error) (err error) {

@@ -1,0 +1,65 @@
+// Package migrate brings a Durable Object's SQLite schema up to date.
+//
+// The schema version is kept in a table meta (key 'schema'). A schema is a
+// list of migrations: migrations[i] is the statements that take version i
+// to i+1, so len(migrations) is the version the code runs on. A database
+// is never changed except by appending a migration; one newer than the
+// code is refused, so that an older deployment never writes to a schema
+// it does not know.
+package migrate
+
+import "fmt"
+
+// DB is SQLite storage, the contract of scheduler.DB and sessions.DB:
+// Exec runs one statement with positional `?` arguments and returns its
+// rows; Transaction runs fn so that either everything it wrote is kept or,
+// when fn returns an error, nothing.
+type DB interface {
+	Exec(query string, args ...any) ([][]any, error)
+	Transaction(fn func() error) error
+}
+
+// Run applies, in one transaction, the migrations db has not had yet and
+// records the new version. It fails, changing nothing, when db's version
+// is newer than len(migrations) or a statement fails.
+func Run(db DB, migrations [][]string) error {
+	return db.Transaction(func() error {
+		if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)`); err != nil {
+			return err
+		}
+		rows, err := db.Exec(`SELECT value FROM meta WHERE key = 'schema'`)
+		if err != nil {
+			return err
+		}
+		version := 0
+		if len(rows) > 0 {
+			version = asInt(rows[0][0])
+		}
+		if version > len(migrations) {
+			return fmt.Errorf("the database has schema version %d, newer than this code's %d: deploy the newer version", version, len(migrations))
+		}
+		for ; version < len(migrations); version++ {
+			for _, stmt := range migrations[version] {
+				if _, err := db.Exec(stmt); err != nil {
+					return fmt.Errorf("schema version %d: %w", version+1, err)
+				}
+			}
+		}
+		_, err = db.Exec(`INSERT INTO meta (key, value) VALUES ('schema', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, int64(version))
+		return err
+	})
+}
+
+// asInt reads an INTEGER column, which SQLite drivers hand over as int64
+// (the native one) or float64 (the Durable Object's JavaScript numbers).
+func asInt(v any) int {
+	switch x := v.(type) {
+	case int64:
+		return int(x)
+	case float64:
+		return int(x)
+	case int:
+		return x
+	}
+	return 0
+}
