@@ -15,6 +15,7 @@ import (
 	"syscall/js"
 	"time"
 
+	"github.com/airlockci/airlock/edge/internal/edgehttp"
 	"github.com/airlockci/airlock/edge/internal/jsdo"
 	"github.com/airlockci/airlock/edge/scheduler"
 	"github.com/airlockci/airlock/edge/sessions"
@@ -66,20 +67,20 @@ func guard(logf func(string, ...any), name string, fn func(args []js.Value) any)
 	})
 }
 
-// request reads the shim's request descriptor.
-func request(d js.Value) (method, url string, header map[string]string, body []byte) {
-	header = map[string]string{}
+// request reads the shim's request descriptor, for either object.
+func request(d js.Value) edgehttp.Request {
+	req := edgehttp.Request{Method: d.Get("method").String(), URL: d.Get("url").String(), Header: map[string]string{}}
 	h := d.Get("headers")
 	keys := js.Global().Get("Object").Call("keys", h)
 	for i := 0; i < keys.Length(); i++ {
 		k := keys.Index(i).String()
-		header[k] = h.Get(k).String()
+		req.Header[k] = h.Get(k).String()
 	}
 	if b := d.Get("body"); !b.IsUndefined() && !b.IsNull() {
-		body = make([]byte, b.Get("length").Int())
-		js.CopyBytesToGo(body, b)
+		req.Body = make([]byte, b.Get("length").Int())
+		js.CopyBytesToGo(req.Body, b)
 	}
-	return d.Get("method").String(), d.Get("url").String(), header, body
+	return req
 }
 
 // serveScheduler registers the Scheduler object's handlers.
@@ -114,9 +115,7 @@ func serveScheduler(host js.Value, db *jsdo.SQL, logf func(string, ...any)) erro
 	host.Set("maxBody", scheduler.MaxBodyBytes)
 	// fetch(request descriptor) → response descriptor
 	host.Set("fetch", guard(logf, "fetch", func(args []js.Value) any {
-		var req scheduler.Request
-		req.Method, req.URL, req.Header, req.Body = request(args[0])
-		resp := sched.Serve(req)
+		resp := sched.Serve(request(args[0]))
 		if v := resp.Verify; v != nil {
 			// Verifying talks to STS or an OIDC issuer: answer with a
 			// promise, and admit (or refuse) once the proof is checked.

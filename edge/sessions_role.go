@@ -43,8 +43,7 @@ func serveSessions(host js.Value, db *jsdo.SQL, logf func(string, ...any)) error
 	// Sessions routes' own bodies; the Scheduler holds them to its limit.
 	host.Set("maxBody", max(sessions.MaxBodyBytes, scheduler.MaxBodyBytes))
 	host.Set("fetch", guard(logf, "fetch", func(args []js.Value) any {
-		var req sessions.Request
-		req.Method, req.URL, req.Header, req.Body = request(args[0])
+		req := request(args[0])
 		answer := func() any {
 			resp := svc.Serve(context.Background(), req)
 			if p := resp.Forward; p != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/airlockci/airlock/edge/internal/edgehttp"
 	"github.com/airlockci/airlock/internal/identity"
 )
 
@@ -20,13 +21,7 @@ const MaxBodyBytes = 4 << 20
 
 // Request is an HTTP request as the Durable Object hands it over. Body holds
 // at most MaxBodyBytes+1 bytes: one more than allowed tells that it was cut.
-type Request struct {
-	Method string
-	// URL is the full request URL.
-	URL    string
-	Header map[string]string // lower-case names
-	Body   []byte
-}
+type Request = edgehttp.Request
 
 // Response is the answer. When Upgrade is set the caller accepts the request's
 // WebSocket under that connection ID instead of sending Body. When Verify is

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/airlockci/airlock/edge/internal/edgehttp"
 	"github.com/airlockci/airlock/edge/internal/migrate"
 	"github.com/airlockci/airlock/internal/oidcjwt"
 )
@@ -87,15 +88,9 @@ const (
 // sign-in page); 401 answers carry it as "signin".
 const SignInPath = "/signin/"
 
-// Request is an HTTP request as the Durable Object hands it over.
-type Request struct {
-	Method string
-	// URL is the full request URL.
-	URL    string
-	Header map[string]string // lower-case names
-	// Body holds at most MaxForwardBodyBytes+1 bytes (see MaxBodyBytes).
-	Body []byte
-}
+// Request is an HTTP request as the Durable Object hands it over. Body
+// holds at most MaxForwardBodyBytes+1 bytes (see MaxBodyBytes).
+type Request = edgehttp.Request
 
 // Response is the answer. When Forward is set the caller does not send
 // this response: it forwards the original request to the Scheduler with
