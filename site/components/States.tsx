@@ -11,15 +11,20 @@ export function Loading({ label = 'Loading…' }: { label?: string }) {
   );
 }
 
-export function Empty({ title, children }: { title: string; children?: ReactNode }) {
+export function Empty({ title, children, testid }: { title: string; children?: ReactNode; testid?: string }) {
   return (
-    <div className="state state-empty">
+    <div className="state state-empty" data-testid={testid}>
       <p className="state-title">{title}</p>
       {children ? <div className="state-body">{children}</div> : null}
     </div>
   );
 }
 
+/**
+ * ErrorBox is a request that failed with nothing to show instead: what went
+ * wrong in words, the server's message, and "Try again". Pages keep polling
+ * behind it, so it also goes away by itself once the control plane answers.
+ */
 export function ErrorBox({ error, retry, title }: { error: Error; retry?: () => void; title?: string }) {
   const status = error instanceof ApiError ? error.status : undefined;
   const heading =
@@ -30,13 +35,22 @@ export function ErrorBox({ error, retry, title }: { error: Error; retry?: () => 
         ? 'You are not allowed to see this'
         : status === 404
           ? 'Not found'
-          : 'Something went wrong');
+          : status !== undefined && status >= 500
+            ? `The control plane failed to answer (HTTP ${status})`
+            : 'Something went wrong');
+  const hint =
+    status === 0
+      ? 'Check your network connection. This page tries again on its own.'
+      : status !== undefined && status >= 500
+        ? 'This is usually brief. This page tries again on its own.'
+        : null;
   return (
-    <div className="state state-error" role="alert">
+    <div className="state state-error" role="alert" data-testid="error-box">
       <p className="state-title">{heading}</p>
       <p className="state-body">{error.message}</p>
+      {hint ? <p className="state-body small">{hint}</p> : null}
       {retry ? (
-        <button type="button" className="btn" onClick={retry}>
+        <button type="button" className="btn" onClick={retry} data-testid="error-retry">
           Try again
         </button>
       ) : null}

@@ -59,7 +59,11 @@ export function usePoll<T>(load: (() => Promise<T>) | null, intervalMs: number, 
     };
   }, [key, intervalMs, tick]);
 
-  const refresh = useCallback(() => setTick((t) => t + 1), []);
+  // A refresh by hand shows as loading again until it answers.
+  const refresh = useCallback(() => {
+    setError(null);
+    setTick((t) => t + 1);
+  }, []);
   return { data, error, loading: data === undefined && error === null, updated, refresh };
 }
 

@@ -13,7 +13,7 @@ import { LogPanel } from '../../components/LogPanel.tsx';
 import { StateBadge } from '../../components/StateBadge.tsx';
 import { Empty, ErrorBox, Loading, StaleNote } from '../../components/States.tsx';
 import { useNow, usePoll } from '../../components/usePoll.ts';
-import { api, isRetryable, isTerminal, SignedOutError } from '../../lib/api.ts';
+import { api, ApiError, isRetryable, isTerminal, SignedOutError } from '../../lib/api.ts';
 import type { Job, Run } from '../../lib/api.ts';
 import { absolute, ago, displayLabel, duration, shortCommit } from '../../lib/format.ts';
 
@@ -123,6 +123,7 @@ export default function RunPage() {
   if (router.isReady && !id) {
     return (
       <Layout title="Run">
+        <h1 className="visually-hidden">Run</h1>
         <Empty title="No run given">
           <Link href="/">Choose a run from the list.</Link>
         </Empty>
@@ -136,10 +137,21 @@ export default function RunPage() {
         <Link href="/">Runs</Link> <span aria-hidden="true">/</span> <span>{run ? `#${run.number}` : id}</span>
       </nav>
       {!run ? (
-        poll.error ? (
-          <ErrorBox error={poll.error} retry={poll.refresh} />
+        poll.error instanceof ApiError && poll.error.status === 404 ? (
+          <>
+            <div className="page-head">
+              <h1>Run not found</h1>
+            </div>
+            <Empty title="Run not found" testid="run-not-found">
+              There is no run with ID <code>{id}</code>: the link may be mistyped, or the run is older than the control plane keeps.{' '}
+              <Link href="/">See the latest runs.</Link>
+            </Empty>
+          </>
         ) : (
-          <Loading label="Loading the run…" />
+          <>
+            <h1 className="visually-hidden">Run {id}</h1>
+            {poll.error ? <ErrorBox error={poll.error} retry={poll.refresh} /> : <Loading label="Loading the run…" />}
+          </>
         )
       ) : (
         <>
