@@ -268,11 +268,9 @@ func (s *Scheduler) serve(req Request) (Response, error) {
 	if err != nil {
 		return Response{}, &HTTPError{Status: 400, Message: "malformed URL"}
 	}
-	parts := strings.Split(strings.Trim(u.EscapedPath(), "/"), "/")
-	for i, p := range parts {
-		if parts[i], err = url.PathUnescape(p); err != nil {
-			return Response{}, &HTTPError{Status: 400, Message: "malformed URL path"}
-		}
+	parts, err := edgehttp.Segments(u)
+	if err != nil {
+		return Response{}, &HTTPError{Status: 400, Message: "malformed URL path"}
 	}
 	q := u.Query()
 	var who Principal
@@ -281,29 +279,15 @@ func (s *Scheduler) serve(req Request) (Response, error) {
 			return Response{}, err
 		}
 	}
-	// route reports whether the request is for pattern ("*" matches any one
-	// segment) with this method; a path match with another method is
-	// remembered so an unmatched request gets 405 rather than 404.
-	var allowed []string
-	route := func(method string, pattern ...string) bool {
-		if len(parts) != len(pattern) {
-			return false
-		}
-		for i, p := range pattern {
-			if p != "*" && p != parts[i] {
-				return false
-			}
-		}
-		if req.Method != method && !(method == "GET" && req.Method == "HEAD") {
-			allowed = append(allowed, method)
-			return false
-		}
-		return true
-	}
-	resp, err := s.dispatchRoute(req, who, route, parts, q)
+	// A path match with another method is remembered so an unmatched
+	// request gets 405 rather than 404.
+	router := &edgehttp.Router{Method: req.Method, Segments: parts}
+	resp, err := s.dispatchRoute(req, who, router.Route, parts, q)
 	var he *HTTPError
-	if errors.As(err, &he) && he.Status == 404 && len(allowed) > 0 && he.Message == errNoEndpoint {
-		return Response{}, &HTTPError{Status: 405, Message: fmt.Sprintf("%s %s: method not allowed, want %s", req.Method, u.Path, strings.Join(allowed, " or ")), Allow: strings.Join(allowed, ", ")}
+	if errors.As(err, &he) && he.Status == 404 && he.Message == errNoEndpoint {
+		if msg, allow, ok := router.NotAllowed(u.Path); ok {
+			return Response{}, &HTTPError{Status: 405, Message: msg, Allow: allow}
+		}
 	}
 	return resp, err
 }

@@ -390,32 +390,16 @@ func (s *Service) serve(ctx context.Context, req Request) (Response, error) {
 	if err := checkFetchMetadata(req); err != nil {
 		return Response{}, err
 	}
-	parts := strings.Split(strings.Trim(u.EscapedPath(), "/"), "/")
-	for i, p := range parts {
-		if parts[i], err = url.PathUnescape(p); err != nil {
-			return Response{}, errorf(400, "malformed URL path")
-		}
+	parts, err := edgehttp.Segments(u)
+	if err != nil {
+		return Response{}, errorf(400, "malformed URL path")
 	}
 	q := u.Query()
-	var allowed []string
-	route := func(method string, pattern ...string) bool {
-		if len(parts) != len(pattern) {
-			return false
-		}
-		for i, p := range pattern {
-			if p != "*" && p != parts[i] {
-				return false
-			}
-		}
-		if req.Method != method && !(method == "GET" && req.Method == "HEAD") {
-			allowed = append(allowed, method)
-			return false
-		}
-		return true
-	}
+	router := &edgehttp.Router{Method: req.Method, Segments: parts}
+	route := router.Route
 	notAllowed := func() (Response, error) {
-		if len(allowed) > 0 {
-			return Response{}, &httpError{Status: 405, Message: fmt.Sprintf("%s %s: method not allowed, want %s", req.Method, u.Path, strings.Join(allowed, " or ")), Allow: strings.Join(allowed, ", ")}
+		if msg, allow, ok := router.NotAllowed(u.Path); ok {
+			return Response{}, &httpError{Status: 405, Message: msg, Allow: allow}
 		}
 		return Response{}, errorf(404, "no such endpoint")
 	}
@@ -466,7 +450,7 @@ func (s *Service) serve(ctx context.Context, req Request) (Response, error) {
 	case route("DELETE", "v1", "users", "*", "sessions"):
 		return s.endUserSessions(p, parts[2])
 	}
-	if len(allowed) > 0 {
+	if _, _, ok := router.NotAllowed(u.Path); ok {
 		return notAllowed()
 	}
 	return Response{Forward: p}, nil
