@@ -16,6 +16,7 @@ import (
 
 	"github.com/airlockci/airlock/edge/internal/edgehttp"
 	"github.com/airlockci/airlock/edge/internal/migrate"
+	"github.com/airlockci/airlock/edge/internal/sqlcol"
 	"github.com/airlockci/airlock/internal/oidcjwt"
 )
 
@@ -545,34 +546,7 @@ func newID(prefix string) string {
 	return prefix + hex.EncodeToString(b[:])
 }
 
-func asInt(v any) int64 {
-	switch x := v.(type) {
-	case int64:
-		return x
-	case float64:
-		return int64(x)
-	case int:
-		return int64(x)
-	}
-	return 0
-}
-
-func asString(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case []byte:
-		return string(x)
-	}
-	return ""
-}
-
-func asBytes(v any) []byte {
-	switch x := v.(type) {
-	case []byte:
-		return x
-	case string:
-		return []byte(x)
-	}
-	return nil
-}
+// Short names for sqlcol's readers: every query reads rows with them.
+func asInt(v any) int64     { return sqlcol.Int(v) }
+func asString(v any) string { return sqlcol.String(v) }
+func asBytes(v any) []byte  { return sqlcol.Bytes(v) }

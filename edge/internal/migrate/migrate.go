@@ -8,7 +8,11 @@
 // it does not know.
 package migrate
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/airlockci/airlock/edge/internal/sqlcol"
+)
 
 // DB is SQLite storage, the contract of scheduler.DB and sessions.DB:
 // Exec runs one statement with positional `?` arguments and returns its
@@ -33,7 +37,7 @@ func Run(db DB, migrations [][]string) error {
 		}
 		version := 0
 		if len(rows) > 0 {
-			version = asInt(rows[0][0])
+			version = int(sqlcol.Int(rows[0][0]))
 		}
 		if version > len(migrations) {
 			return fmt.Errorf("the database has schema version %d, newer than this code's %d: deploy the newer version", version, len(migrations))
@@ -48,18 +52,4 @@ func Run(db DB, migrations [][]string) error {
 		_, err = db.Exec(`INSERT INTO meta (key, value) VALUES ('schema', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, int64(version))
 		return err
 	})
-}
-
-// asInt reads an INTEGER column, which SQLite drivers hand over as int64
-// (the native one) or float64 (the Durable Object's JavaScript numbers).
-func asInt(v any) int {
-	switch x := v.(type) {
-	case int64:
-		return int(x)
-	case float64:
-		return int(x)
-	case int:
-		return x
-	}
-	return 0
 }
