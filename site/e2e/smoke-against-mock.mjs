@@ -2,7 +2,9 @@
 // Runs dashboard.e2e.mjs against the development mock API (site/dev/mock-api.mjs)
 // serving the built site/out with its _headers: a smoke check that the e2e
 // script's selectors and flow work before the real stack exists. The real e2e
-// runs dashboard.e2e.mjs against the full stack instead.
+// runs dashboard.e2e.mjs against the full stack instead. Then a11y.e2e.mjs
+// (accessibility, 375 px screens, error and empty states; it starts a mock of
+// its own).
 //
 //   npm run site:build && npm run site:e2e:mock     (screenshots: AIRLOCK_SCREENSHOTS, default build/site-e2e-mock)
 import { spawn } from 'node:child_process';
@@ -33,6 +35,12 @@ const child = spawn(process.execPath, [path.join(here, 'dashboard.e2e.mjs')], {
     AIRLOCK_SCREENSHOTS: process.env.AIRLOCK_SCREENSHOTS ?? path.join(here, '..', '..', 'build', 'site-e2e-mock'),
   },
 });
-const code = await new Promise((resolve) => child.on('exit', (c, sig) => resolve(c ?? (sig ? 1 : 0))));
+const exited = (c) => new Promise((resolve) => c.on('exit', (code, sig) => resolve(code ?? (sig ? 1 : 0))));
+const code = await exited(child);
 await mock.close();
-process.exit(code);
+const a11y = spawn(process.execPath, [path.join(here, 'a11y.e2e.mjs')], {
+  stdio: 'inherit',
+  env: { ...process.env, AIRLOCK_SCREENSHOTS: process.env.AIRLOCK_SCREENSHOTS ?? path.join(here, '..', '..', 'build', 'site-e2e-mock') },
+});
+const a11yCode = await exited(a11y);
+process.exit(code || a11yCode);
