@@ -207,7 +207,7 @@ export function LogPanel({ runID, job }: { runID: string; job: Job }) {
           {error instanceof ApiError && error.status === 404 ? 'No log yet.' : `The log could not be read: ${error.message}`}
         </p>
       ) : null}
-      <div className="log-viewport" ref={viewport} onScroll={onScroll} tabIndex={0} aria-label="Log lines" data-testid="log-viewport">
+      <div className="log-viewport" ref={viewport} onScroll={onScroll} tabIndex={0} role="log" aria-live="off" aria-label="Log lines" data-testid="log-viewport">
         {total === 0 && !error ? (
           <p className="log-empty">{ended ? 'This job wrote no output.' : jobState.current === 'waiting' || jobState.current === 'queued' ? 'Waiting for the job to start…' : 'Waiting for output…'}</p>
         ) : (
