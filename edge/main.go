@@ -17,6 +17,7 @@ import (
 
 	"github.com/airlockci/airlock/edge/internal/edgehttp"
 	"github.com/airlockci/airlock/edge/internal/jsdo"
+	"github.com/airlockci/airlock/edge/internal/secheaders"
 	"github.com/airlockci/airlock/edge/scheduler"
 	"github.com/airlockci/airlock/edge/sessions"
 	"github.com/airlockci/airlock/internal/identity"
@@ -60,7 +61,7 @@ func guard(logf func(string, ...any), name string, fn func(args []js.Value) any)
 		defer func() {
 			if r := recover(); r != nil {
 				logf("%s: panic: %v", name, r)
-				ret = js.ValueOf(map[string]any{"status": 500, "body": `{"error":"internal error"}`})
+				ret = describe(scheduler.Response{Status: 500, Header: map[string]string{"content-type": "application/json"}, Body: []byte(`{"error":"internal error"}` + "\n")})
 			}
 		}()
 		return fn(args)
@@ -178,7 +179,7 @@ func describe(resp scheduler.Response) js.Value {
 	if resp.Header == nil {
 		resp.Header = map[string]string{}
 	}
-	sessions.SecurityHeaders(resp.Header)
+	secheaders.Set(resp.Header)
 	return descriptor(resp.Status, sessions.Response{Header: resp.Header}.Headers(), resp.Body)
 }
 

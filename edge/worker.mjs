@@ -23,6 +23,9 @@ import edgeWasm from "../build/edge/airlock.wasm";
 // and development identity provider).
 import bundledPools from "../.airlock/pools.yml";
 import bundledSSO from "../.airlock/sso.yml";
+// The security headers every API answer carries (Go sets them on its own
+// answers from the same file).
+import securityHeaders from "./internal/secheaders/headers.json";
 
 const OBJECT_NAME = "main";
 // The header that carries the signed-in person from Sessions to Scheduler.
@@ -35,16 +38,20 @@ export default {
   async fetch(request, env) {
     const url = new URL(request.url);
     if (url.pathname === "/v1/ping") {
-      return new Response('{"ok":true}\n', { headers: { "content-type": "application/json" } });
+      return json(200, '{"ok":true}\n');
     }
     if (request.headers.has(PRINCIPAL)) {
-      return new Response(`{"error":"the ${PRINCIPAL} header is internal; do not send it"}\n`,
-        { status: 400, headers: { "content-type": "application/json" } });
+      return json(400, `{"error":"the ${PRINCIPAL} header is internal; do not send it"}\n`);
     }
     const ns = AGENT_PATHS.has(url.pathname) ? env.SCHEDULER : env.SESSIONS;
     return ns.get(ns.idFromName(OBJECT_NAME)).fetch(request);
   },
 };
+
+// json is an answer the Worker builds itself, with the security headers.
+function json(status, body) {
+  return new Response(body, { status, headers: { ...securityHeaders, "content-type": "application/json" } });
+}
 
 let hostCounter = 0;
 
