@@ -337,7 +337,11 @@ func (s *Service) errorResponse(req Request, err error) Response {
 	if isNavigation(req) {
 		page := fmt.Sprintf("<!doctype html>\n<html lang=en><meta charset=utf-8><title>Sign-in failed</title>\n<h1>Sign-in failed</h1>\n<p>%s</p>\n<p>Error ID %s</p>\n<p><a href=\"%s\">Sign in again</a></p>\n</html>\n",
 			html.EscapeString(he.Message), id, SignInPath)
-		return Response{Status: he.Status, Body: []byte(page), Header: map[string]string{"content-type": "text/html; charset=utf-8"}}
+		r := Response{Status: he.Status, Body: []byte(page), Header: map[string]string{"content-type": "text/html; charset=utf-8"}}
+		if he.Allow != "" {
+			r.Header["allow"] = he.Allow // a 405 names the allowed methods, page or not
+		}
+		return r
 	}
 	body := map[string]any{}
 	for k, v := range he.Extra {

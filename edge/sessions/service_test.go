@@ -983,4 +983,15 @@ func TestRouting(t *testing.T) {
 	if r := w.do("HEAD", "/auth/login?provider=acme", nil, ""); r.Status != 405 || w.count("logins") != 0 {
 		t.Errorf("HEAD /auth/login: %d, %d attempts stored; want 405 and none", r.Status, w.count("logins"))
 	}
+	// The sign-in routes answer errors with a page, and a 405 page names
+	// the allowed method too (RFC 9110 §15.5.6).
+	for _, tc := range []struct{ method, target string }{
+		{"HEAD", "/auth/login?provider=acme"}, {"HEAD", "/auth/callback?state=x&code=y"},
+		{"POST", "/auth/login"}, {"POST", "/auth/callback"}, {"PUT", "/auth/login"},
+	} {
+		r := w.do(tc.method, tc.target, map[string]string{"sec-fetch-site": "same-origin"}, "")
+		if r.Status != 405 || r.Header["allow"] != "GET" || r.Header["content-type"] != "text/html; charset=utf-8" {
+			t.Errorf("%s %s: %d, Allow %q, content-type %q; want a 405 page with Allow: GET", tc.method, tc.target, r.Status, r.Header["allow"], r.Header["content-type"])
+		}
+	}
 }
