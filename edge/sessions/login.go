@@ -412,7 +412,20 @@ func (s *Service) verifyIDToken(ctx context.Context, p *Provider, tokens map[str
 // logout ends the current session (browser or CLI) and tells the browser
 // to drop its cookies. Signing out without a valid session still clears
 // them; the CSRF rules still apply.
+//
+// Every logout that is not a bearer (CLI) one must prove it comes from our
+// own origin, whether or not the session cookie came along: a cross-site
+// form POST from a browser without Fetch Metadata carries no Strict
+// cookie, so Authorize's CSRF rule for cookie requests would not apply,
+// and the answer's Clear-Site-Data would still wipe this site's cookies
+// and storage in the victim's browser. A bearer logout cannot be sent
+// cross-origin without a CORS preflight, which is never granted.
 func (s *Service) logout(req Request) (Response, error) {
+	if cookie, _ := singleCookie(req.Header["cookie"], SessionCookie); req.Header["authorization"] == "" || cookie != "" {
+		if err := s.checkSameOrigin(req); err != nil {
+			return Response{}, err
+		}
+	}
 	p, err := s.Authorize(req)
 	var he *httpError
 	if err != nil && !(errors.As(err, &he) && he.Status == 401) {

@@ -774,6 +774,55 @@ func TestRevocation(t *testing.T) {
 	}
 }
 
+// TestLogoutWithoutCookieFromAnotherOrigin: a cross-site form POST to
+// /auth/logout from a browser without Fetch Metadata carries no Strict
+// session cookie; it must still be refused, not answered with
+// Clear-Site-Data (which would wipe the site's cookies and storage).
+func TestLogoutWithoutCookieFromAnotherOrigin(t *testing.T) {
+	w := newWorld(t)
+	tok := w.signIn(w.acme, "acme", bob)
+	before := w.count("sessions")
+	for _, tc := range []struct {
+		name   string
+		header map[string]string
+	}{
+		{"Origin of another site", map[string]string{"origin": "https://evil.example"}},
+		{"Origin null", map[string]string{"origin": "null"}},
+		{"look-alike Origin", map[string]string{"origin": publicURL + ".attacker.example"}},
+		{"no Origin, no Fetch Metadata", map[string]string{}},
+		{"Sec-Fetch-Site none", map[string]string{"sec-fetch-site": "none"}},
+		{"cross-site", map[string]string{"sec-fetch-site": "cross-site", "origin": "https://evil.example"}},
+		{"same-site", map[string]string{"sec-fetch-site": "same-site", "origin": "https://app.example.com"}},
+		{"cookie from another Origin", map[string]string{"cookie": sessions.SessionCookie + "=" + tok, "origin": "https://evil.example"}},
+		{"cookie and a bearer token from another Origin", map[string]string{"cookie": sessions.SessionCookie + "=" + tok, "authorization": "Bearer " + tok, "origin": "https://evil.example"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := w.do("POST", "/auth/logout", tc.header, "")
+			if r.Status != 403 || r.Header["clear-site-data"] != "" || len(r.SetCookie) != 0 {
+				t.Errorf("got %d, Clear-Site-Data %q, Set-Cookie %q; want 403 and nothing cleared", r.Status, r.Header["clear-site-data"], r.SetCookie)
+			}
+		})
+	}
+	if w.count("sessions") != before {
+		t.Error("a refused logout ended a session")
+	}
+	if r := w.do("GET", "/v1/me", browser(tok), ""); r.Status != 200 {
+		t.Errorf("the session after the refused logouts: %d", r.Status)
+	}
+	// From our own pages it still signs out, with or without a session.
+	for _, h := range []map[string]string{{"sec-fetch-site": "same-origin"}, {"origin": publicURL}} {
+		if r := w.do("POST", "/auth/logout", h, ""); r.Status != 204 || r.Header["clear-site-data"] != `"cookies", "storage"` {
+			t.Errorf("same-origin logout without a session (%v): %d %v", h, r.Status, r.Header)
+		}
+	}
+	// A CLI signs out with its bearer token, from no origin at all.
+	cli := w.deviceSignIn(bob)
+	if r := w.do("POST", "/auth/logout", bearer(cli), ""); r.Status != 204 {
+		t.Errorf("bearer logout: %d %s", r.Status, r.Body)
+	}
+	wantStatus(t, w.do("GET", "/v1/me", bearer(cli), ""), 401, "session not found")
+}
+
 func TestAdministration(t *testing.T) {
 	w := newWorld(t)
 	admin := w.signIn(w.acme, "acme", alice)
