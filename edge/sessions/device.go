@@ -31,7 +31,9 @@ func decodeJSON(body []byte, v any, want string) error {
 
 // deviceStart begins a CLI sign-in with the provider's device
 // authorization grant (RFC 8628). The edge is the OAuth client: the CLI
-// gets a random handle for the device code, never the code itself.
+// gets the device_request handle, the device code sealed with the
+// provider, the poll interval and a deadline (see seal.go) — never the
+// code itself. It stores nothing: anyone may call it.
 func (s *Service) deviceStart(ctx context.Context, req Request) (Response, error) {
 	var in struct {
 		Provider string `json:"provider"`
@@ -95,17 +97,11 @@ func (s *Service) deviceStart(ctx context.Context, req Request) (Response, error
 		interval = 5 // RFC 8628 §3.2
 	}
 	interval = min(max(interval, 1), 60)
-	handle := randomString(32)
-	now := s.now()
-	err = s.tx(func() error {
-		s.exec(`DELETE FROM device_requests WHERE expires_ms <= ?`, now.UnixMilli())
-		if n := asInt(s.exec(`SELECT COUNT(*) FROM device_requests`)[0][0]); n >= MaxPending {
-			return errorf(503, "too many device sign-ins in progress; try again in a few minutes")
-		}
-		s.exec(`INSERT INTO device_requests (handle_hash, provider, device_code, interval_s, next_poll_ms, created_ms, expires_ms, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			hashKey(handle), p.ID, d.DeviceCode, interval, now.UnixMilli(), now.UnixMilli(), now.Add(ttl).UnixMilli(), truncate(req.Header["user-agent"], 256))
-		return nil
-	})
+	key, err := s.sealKey()
+	if err != nil {
+		return Response{}, err
+	}
+	handle, err := seal(key, sealPurposeDevice, deviceSeal{Provider: p.ID, DeviceCode: d.DeviceCode, Interval: interval, Expires: s.now().Add(ttl).UnixMilli()})
 	if err != nil {
 		return Response{}, err
 	}
@@ -131,9 +127,18 @@ func printable(s string) bool {
 	return true
 }
 
-// deviceToken polls the provider once for a device request. Pending and
-// slow_down are passed through (400, as RFC 8628 answers them); success
-// creates a CLI session and consumes the handle.
+// deviceToken polls the provider once for a device request. The handle
+// is opened (anything not sealed by us for this purpose is unknown);
+// authorization_pending and the provider's own slow_down are passed
+// through (400, as RFC 8628 answers them), as are its terminal errors.
+// Success verifies the ID token and, in one transaction, records the
+// handle as used (a reused or concurrently polled handle makes no second
+// session) and creates the CLI session.
+//
+// The edge keeps no per-request state before a sign-in succeeds, so it
+// does not rate-limit polls itself: a client polling faster than the
+// interval hears the provider's slow_down (RFC 8628 §3.5), passed through
+// with the interval raised by 5 seconds.
 func (s *Service) deviceToken(ctx context.Context, req Request) (Response, error) {
 	var in struct {
 		Handle string `json:"device_request"`
@@ -142,45 +147,32 @@ func (s *Service) deviceToken(ctx context.Context, req Request) (Response, error
 		return Response{}, err
 	}
 	unknown := errorf(400, "unknown or already used device_request; start again with POST /auth/device")
-	if !validHandle(in.Handle) {
-		return Response{}, unknown
-	}
-	key := hashKey(in.Handle)
-	now := s.now()
-	var providerID, deviceCode string
-	var interval int64
-	var refusal error
-	err := s.tx(func() error {
-		rows := s.exec(`SELECT provider, device_code, interval_s, next_poll_ms, expires_ms FROM device_requests WHERE handle_hash = ?`, key)
-		if len(rows) == 0 {
-			return unknown
-		}
-		r := rows[0]
-		providerID, deviceCode, interval = asString(r[0]), asString(r[1]), asInt(r[2])
-		switch {
-		case now.UnixMilli() >= asInt(r[4]):
-			s.exec(`DELETE FROM device_requests WHERE handle_hash = ?`, key)
-			refusal = &httpError{Status: 400, Code: "expired_token", Message: "the device sign-in expired; start again with POST /auth/device"}
-		case now.UnixMilli() < asInt(r[3]):
-			// Polling faster than the interval: answer for the provider
-			// rather than spend its rate limit.
-			return &httpError{Status: 400, Code: "slow_down", Message: "polling faster than the interval", Extra: map[string]any{"interval": interval}}
-		default:
-			// A second of slack for the client's timer.
-			s.exec(`UPDATE device_requests SET next_poll_ms = ? WHERE handle_hash = ?`, now.UnixMilli()+interval*1000-1000, key)
-		}
-		return nil
-	})
+	key, err := s.sealKey()
 	if err != nil {
 		return Response{}, err
 	}
-	if refusal != nil {
-		return Response{}, refusal
+	var d deviceSeal
+	if err := unseal(key, sealPurposeDevice, in.Handle, &d); err != nil {
+		return Response{}, unknown
 	}
-	p, ok := s.cfg.Provider(providerID)
+	now := s.now()
+	if now.UnixMilli() >= d.Expires {
+		return Response{}, &httpError{Status: 400, Code: "expired_token", Message: "the device sign-in expired; start again with POST /auth/device"}
+	}
+	handleKey := hashKey(in.Handle)
+	var seen bool
+	if err := s.tx(func() error {
+		seen = len(s.exec(`SELECT 1 FROM used_device_requests WHERE handle_hash = ?`, handleKey)) > 0
+		return nil
+	}); err != nil {
+		return Response{}, err
+	}
+	if seen {
+		return Response{}, unknown
+	}
+	p, ok := s.cfg.Provider(d.Provider)
 	if !ok {
-		s.dropDevice(key)
-		return Response{}, errorf(400, "identity provider %s is no longer configured; start again with POST /auth/device", oidcjwt.Quote(providerID))
+		return Response{}, errorf(400, "identity provider %s is no longer configured; start again with POST /auth/device", oidcjwt.Quote(d.Provider))
 	}
 	disc, err := s.discovery(ctx, p)
 	if err != nil {
@@ -188,23 +180,18 @@ func (s *Service) deviceToken(ctx context.Context, req Request) (Response, error
 	}
 	body, err := s.postForm(ctx, p, "token_endpoint", disc.TokenEndpoint, url.Values{
 		"grant_type":  {"urn:ietf:params:oauth:grant-type:device_code"},
-		"device_code": {deviceCode},
+		"device_code": {d.DeviceCode},
 	})
 	var pe *providerError
 	if errors.As(err, &pe) {
 		switch pe.Code {
 		case "authorization_pending":
-			return Response{}, &httpError{Status: 400, Code: pe.Code, Extra: map[string]any{"interval": interval}}
+			return Response{}, &httpError{Status: 400, Code: pe.Code, Extra: map[string]any{"interval": d.Interval}}
 		case "slow_down":
-			interval = min(interval+5, 60)
-			_ = s.tx(func() error {
-				s.exec(`UPDATE device_requests SET interval_s = ?, next_poll_ms = ? WHERE handle_hash = ?`, interval, now.UnixMilli()+interval*1000, key)
-				return nil
-			})
-			return Response{}, &httpError{Status: 400, Code: pe.Code, Extra: map[string]any{"interval": interval}}
+			return Response{}, &httpError{Status: 400, Code: pe.Code, Message: "polling faster than the provider allows; wait 5 seconds more between polls", Extra: map[string]any{"interval": min(d.Interval+5, 60)}}
 		}
-		// expired_token, access_denied and anything else end the request.
-		s.dropDevice(key)
+		// expired_token, access_denied and anything else: the provider
+		// has ended the request.
 		return Response{}, &httpError{Status: 400, Code: pe.Code, Message: pe.Description}
 	}
 	if err != nil {
@@ -212,13 +199,12 @@ func (s *Service) deviceToken(ctx context.Context, req Request) (Response, error
 	}
 	u, err := s.verifyIDToken(ctx, p, body, "")
 	if err != nil {
-		s.dropDevice(key)
 		return Response{}, err
 	}
 	var token string
 	var pr *Principal
 	err = s.tx(func() error {
-		if len(s.exec(`DELETE FROM device_requests WHERE handle_hash = ? RETURNING 1`, key)) == 0 {
+		if len(s.exec(`INSERT INTO used_device_requests (handle_hash, expires_ms) VALUES (?, ?) ON CONFLICT (handle_hash) DO NOTHING RETURNING 1`, handleKey, d.Expires)) == 0 {
 			return unknown // another poll finished it first
 		}
 		token, pr = s.signIn(u, KindCLI, req.Header["user-agent"], now)
@@ -232,11 +218,4 @@ func (s *Service) deviceToken(ctx context.Context, req Request) (Response, error
 		return Response{}, err
 	}
 	return jsonResponse(200, map[string]any{"token": token, "session": sv, "user": userViewOf(pr)}), nil
-}
-
-func (s *Service) dropDevice(key string) {
-	_ = s.tx(func() error {
-		s.exec(`DELETE FROM device_requests WHERE handle_hash = ?`, key)
-		return nil
-	})
 }

@@ -8,25 +8,34 @@
 // # Browser sign-in
 //
 //  1. GET /auth/login?provider=ID&return_to=/path. The Service makes a
-//     state, a nonce and a PKCE verifier (256 random bits each), stores
-//     the attempt under SHA-256(state) with the provider, nonce, verifier
-//     and return_to for LoginTTL, and binds it to this browser with a
-//     random login cookie (__Host-airlock_login; only its hash is stored).
-//     It answers 302 to the provider's authorization_endpoint with
+//     state, a nonce and a PKCE verifier (256 random bits each) and seals
+//     the attempt {provider, state, nonce, verifier, return_to, expiry
+//     (LoginTTL)} into the login cookie (__Host-airlock_login), which so
+//     binds it to this browser. It stores nothing: anyone may start
+//     sign-ins, and no amount of them fills the storage or locks anyone
+//     out. It answers 302 to the provider's authorization_endpoint with
 //     response_type=code, state, nonce and code_challenge=S256(verifier).
 //  2. The person signs in at the provider, which redirects the browser to
 //     {public_url}/auth/callback?code&state[&iss].
-//  3. The callback consumes the attempt exactly once — only when both the
-//     state and the login cookie match, so a stranger's state changes
-//     nothing — checks the RFC 9207 iss (mix-up defence), exchanges the
-//     code with the verifier at the token endpoint, and verifies the ID
-//     token with internal/oidcjwt: iss exactly the attempt's provider,
-//     aud holding our client_id (azp too when present), the provider's
-//     key, exp/iat/nbf, and the nonce. The provider's allow rules map the
-//     person to a user (id "provider#sub") with role admin or member.
-//  4. A new session is created (a session cookie the browser sent is
-//     never reused: fixation) and the answer is a small page that sets
-//     the session cookie and moves on to return_to.
+//  3. The callback opens the login cookie (anything not sealed by us for
+//     a login is refused like a missing cookie), checks its expiry,
+//     compares the state with the sealed one in constant time (so a
+//     stranger's state, or another tab's cookie, changes nothing) and
+//     refuses a state already used. It checks the RFC 9207 iss against
+//     the sealed provider (mix-up defence), exchanges the code with the
+//     sealed verifier at the token endpoint, and verifies the ID token
+//     with internal/oidcjwt: iss exactly the attempt's provider, aud
+//     holding our client_id (azp too when present), the provider's key,
+//     exp/iat/nbf, and the sealed nonce. The provider's allow rules map
+//     the person to a user (id "provider#sub") with role admin or member.
+//  4. Only now is anything written: in one transaction the state's hash
+//     is recorded as used (until the cookie would have expired; if it
+//     already is, a concurrent copy of this callback won and this one is
+//     refused) and a new session is created (a session cookie the browser
+//     sent is never reused: fixation). The answer is a small page that
+//     sets the session cookie, clears the login cookie and moves on to
+//     return_to. Replaying the callback fails on the used state (and the
+//     provider refuses a used code anyway).
 //
 // # The SameSite trap: why the callback answers 200 with a page
 //
@@ -46,12 +55,27 @@
 //
 // The edge stays the only OAuth client. POST /auth/device {"provider"}
 // calls the provider's device_authorization_endpoint and answers with the
-// user code, the verification URI and a random device_request handle
-// (the device code stays on the server, stored under SHA-256(handle)).
-// POST /auth/device/token {"device_request"} polls the provider once;
-// authorization_pending, slow_down, expired_token and access_denied are
-// passed through (400), and success verifies the ID token (no nonce in
-// this flow), creates a cli session and spends the handle.
+// user code, the verification URI and a device_request handle: the
+// device code sealed with the provider, the poll interval and the expiry,
+// so the CLI never sees the device code and nothing is stored. POST
+// /auth/device/token {"device_request"} opens the handle (anything else
+// is "unknown"), refuses an expired or used one without asking the
+// provider, and polls the provider once; authorization_pending,
+// slow_down, expired_token and access_denied are passed through (400).
+// The edge does not rate-limit polls itself (that would need state per
+// anonymous request): the provider's own slow_down is passed through with
+// the interval raised by 5 s. Success verifies the ID token (no nonce in
+// this flow) and, in one transaction, records the handle's hash as used
+// and creates a cli session.
+//
+// # Sealing
+//
+// A sign-in in progress is sealed with AES-256-GCM under a key derived,
+// per message, from a 256-bit master key only this object holds (made
+// from crypto/rand on first use, kept in table keys); the additional data
+// names the purpose ("airlock login v1", "airlock device v1"), so a login
+// cookie never opens as a device handle. Deleting the key row rotates the
+// key: sign-ins in progress fail and start again, sessions are untouched.
 //
 // # Tokens and what is stored
 //
@@ -65,11 +89,12 @@
 //
 // Stored: users (id, provider, sub, email and whether it is verified,
 // name, groups, role, first and last sign-in); sessions (id, secret hash,
-// user, kind, created, last seen, absolute expiry, user agent); sign-ins
-// in progress (hashes of state and login cookie, provider, nonce, PKCE
-// verifier, return_to, expiry); device sign-ins in progress (hash of the
-// handle, provider, device code, poll interval, expiry). No access,
-// refresh or ID token is kept.
+// user, kind, created, last seen, absolute expiry, user agent); the
+// sealing key; and, for replay defence, finished sign-ins (SHA-256 of the
+// state or of the device_request handle, with the expiry of the sealed
+// attempt, after which Sweep deletes it). Sign-ins in progress are not
+// stored: only a person who signed in at the provider makes a row. No
+// access, refresh or ID token is kept.
 //
 // # Every request
 //

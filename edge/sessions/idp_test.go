@@ -46,6 +46,12 @@ type idp struct {
 	// block, when set, is waited on by the token endpoint, which first
 	// sends on entered.
 	block, entered chan struct{}
+	// multiUse makes the provider careless: a code, or an approved device
+	// code, yields tokens every time it is redeemed, so that the tests
+	// see the edge's own replay defence.
+	multiUse bool
+	// slowDown answers every device poll with slow_down.
+	slowDown bool
 }
 
 type idpUser struct {
@@ -189,7 +195,7 @@ func (p *idp) token(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "unknown or used code"})
 			return
 		}
-		g.used = true
+		g.used = !p.multiUse
 		sum := sha256.Sum256([]byte(r.PostForm.Get("code_verifier")))
 		if g.method != "S256" || base64.RawURLEncoding.EncodeToString(sum[:]) != g.challenge {
 			writeJSON(w, 400, map[string]string{"error": "invalid_grant", "error_description": "PKCE verification failed"})
@@ -205,13 +211,17 @@ func (p *idp) token(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case !ok:
 			writeJSON(w, 400, map[string]string{"error": "invalid_grant"})
+		case p.slowDown:
+			writeJSON(w, 400, map[string]string{"error": "slow_down"})
 		case d.denied:
 			delete(p.devices, r.PostForm.Get("device_code"))
 			writeJSON(w, 400, map[string]string{"error": "access_denied"})
 		case d.user == nil:
 			writeJSON(w, 400, map[string]string{"error": "authorization_pending"})
 		default:
-			delete(p.devices, r.PostForm.Get("device_code"))
+			if !p.multiUse {
+				delete(p.devices, r.PostForm.Get("device_code"))
+			}
 			writeJSON(w, 200, map[string]any{"access_token": randHex(16), "token_type": "Bearer", "expires_in": 300, "id_token": p.idToken(*d.user, "")})
 		}
 	default:

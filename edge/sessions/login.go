@@ -18,9 +18,10 @@ import (
 	"github.com/airlockci/airlock/internal/oidcjwt"
 )
 
-// login starts a browser sign-in: it records the attempt (state, nonce,
-// PKCE verifier, return_to), binds it to this browser with the login
-// cookie, and redirects to the provider.
+// login starts a browser sign-in: it makes a state, a nonce and a PKCE
+// verifier, seals them with the provider, return_to and a deadline into
+// the login cookie (which binds the attempt to this browser), and
+// redirects to the provider. It stores nothing: anyone may call it.
 func (s *Service) login(ctx context.Context, req Request, q url.Values) (Response, error) {
 	providerID, err := single(q, "provider")
 	if err != nil {
@@ -51,20 +52,17 @@ func (s *Service) login(ctx context.Context, req Request, q url.Values) (Respons
 		return Response{}, errorf(502, "identity provider %s does not support PKCE with S256 (code_challenge_methods_supported %v); expected S256", p.ID, disc.CodeChallengeMethods)
 	}
 
-	state, nonce, verifier, binding := randomString(32), randomString(32), randomString(32), randomString(32)
-	now := s.now()
-	err = s.tx(func() error {
-		s.exec(`DELETE FROM logins WHERE expires_ms <= ?`, now.UnixMilli())
-		if n := asInt(s.exec(`SELECT COUNT(*) FROM logins`)[0][0]); n >= MaxPending {
-			return errorf(503, "too many sign-ins in progress; try again in a few minutes")
-		}
-		s.exec(`INSERT INTO logins (state_hash, binding_hash, provider, nonce, verifier, return_to, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			hashKey(state), hashBytes(binding), p.ID, nonce, verifier, returnTo, now.UnixMilli(), now.Add(LoginTTL).UnixMilli())
-		return nil
-	})
+	key, err := s.sealKey()
 	if err != nil {
 		return Response{}, err
 	}
+	a := loginSeal{Provider: p.ID, State: randomString(32), Nonce: randomString(32), Verifier: randomString(32),
+		ReturnTo: returnTo, Expires: s.now().Add(LoginTTL).UnixMilli()}
+	sealed, err := seal(key, sealPurposeLogin, a)
+	if err != nil {
+		return Response{}, err
+	}
+	state, nonce, verifier := a.State, a.Nonce, a.Verifier
 
 	au, _ := url.Parse(disc.AuthorizationEndpoint) // checked above
 	aq := au.Query()
@@ -80,7 +78,7 @@ func (s *Service) login(ctx context.Context, req Request, q url.Values) (Respons
 	return Response{
 		Status:    302,
 		Header:    map[string]string{"location": au.String()},
-		SetCookie: []string{loginCookieValue(binding)},
+		SetCookie: []string{loginCookieValue(sealed)},
 	}, nil
 }
 
@@ -148,14 +146,13 @@ func checkReturnTo(s string) error {
 	return nil
 }
 
-// loginAttempt is a consumed row of logins.
-type loginAttempt struct {
-	provider, nonce, verifier, returnTo string
-}
-
-// callback finishes a browser sign-in. The attempt is consumed once it is
-// proven to be this browser's (state and login cookie); whatever happens
-// after, it cannot be used again.
+// callback finishes a browser sign-in. The attempt comes back sealed in
+// the login cookie; it must open under our key, be in time and carry the
+// state the provider echoed (so a stranger's state, or another tab's
+// cookie, changes nothing). Nothing is written until the provider has
+// issued tokens for this attempt and they verified: only then is the
+// state recorded as used, in the transaction that creates the session, so
+// a replay or a concurrent copy of the callback makes no second session.
 func (s *Service) callback(ctx context.Context, req Request, q url.Values) (Response, error) {
 	for _, name := range []string{"state", "code", "iss", "error", "error_description"} {
 		if _, err := single(q, name); err != nil {
@@ -166,44 +163,44 @@ func (s *Service) callback(ctx context.Context, req Request, q url.Values) (Resp
 	if state == "" {
 		return Response{}, errorf(400, "the sign-in answer has no state; start again from the sign-in page")
 	}
-	binding, err := singleCookie(req.Header["cookie"], LoginCookie)
+	sealed, err := singleCookie(req.Header["cookie"], LoginCookie)
 	if err != nil {
 		return Response{}, errorf(400, "%v", err)
 	}
-	var a loginAttempt
-	now := s.now()
-	err = s.tx(func() error {
-		if !validHandle(state) {
-			return errorf(400, "unknown or already used sign-in (state); start again from the sign-in page")
-		}
-		rows := s.exec(`SELECT binding_hash, provider, nonce, verifier, return_to, expires_ms FROM logins WHERE state_hash = ?`, hashKey(state))
-		if len(rows) == 0 {
-			return errorf(400, "unknown or already used sign-in (state); start again from the sign-in page")
-		}
-		r := rows[0]
-		if binding == "" {
-			return errorf(400, "no sign-in cookie: this browser did not start this sign-in, or it blocks cookies; start again from the sign-in page")
-		}
-		if subtle.ConstantTimeCompare(hashBytes(binding), asBytes(r[0])) != 1 {
-			return errorf(400, "the sign-in cookie does not belong to this sign-in (state): it was started in another browser or tab; start again from the sign-in page")
-		}
-		// Proven to be this browser's: consume it, whatever comes next.
-		s.exec(`DELETE FROM logins WHERE state_hash = ?`, hashKey(state))
-		a = loginAttempt{provider: asString(r[1]), nonce: asString(r[2]), verifier: asString(r[3]), returnTo: asString(r[4])}
-		if now.UnixMilli() >= asInt(r[5]) {
-			a.provider = "" // expired
-		}
-		return nil
-	})
+	if sealed == "" {
+		return Response{}, errorf(400, "no sign-in cookie: this browser did not start this sign-in, or it blocks cookies; start again from the sign-in page")
+	}
+	notOurs := errorf(400, "the sign-in cookie does not belong to this sign-in (state): it was started in another browser or tab, or before the sign-in key changed; start again from the sign-in page")
+	key, err := s.sealKey()
 	if err != nil {
 		return Response{}, err
 	}
-	if a.provider == "" {
+	var a loginSeal
+	if err := unseal(key, sealPurposeLogin, sealed, &a); err != nil {
+		return Response{}, notOurs
+	}
+	now := s.now()
+	if now.UnixMilli() >= a.Expires {
 		return Response{}, errorf(400, "the sign-in took longer than %s; start again from the sign-in page", LoginTTL)
 	}
-	p, ok := s.cfg.Provider(a.provider)
+	if subtle.ConstantTimeCompare([]byte(state), []byte(a.State)) != 1 {
+		return Response{}, notOurs
+	}
+	used := errorf(400, "unknown or already used sign-in (state); start again from the sign-in page")
+	stateKey := hashKey(a.State)
+	var seen bool
+	if err := s.tx(func() error {
+		seen = len(s.exec(`SELECT 1 FROM used_logins WHERE state_hash = ?`, stateKey)) > 0
+		return nil
+	}); err != nil {
+		return Response{}, err
+	}
+	if seen {
+		return Response{}, used
+	}
+	p, ok := s.cfg.Provider(a.Provider)
 	if !ok {
-		return Response{}, errorf(400, "identity provider %s is no longer configured; start again from the sign-in page", oidcjwt.Quote(a.provider))
+		return Response{}, errorf(400, "identity provider %s is no longer configured; start again from the sign-in page", oidcjwt.Quote(a.Provider))
 	}
 	// RFC 9207: the issuer that answered must be the one we sent the user
 	// to (mix-up defence when several providers are configured).
@@ -232,19 +229,25 @@ func (s *Service) callback(ctx context.Context, req Request, q url.Values) (Resp
 		"grant_type":    {"authorization_code"},
 		"code":          {code},
 		"redirect_uri":  {s.redirectURI()},
-		"code_verifier": {a.verifier},
+		"code_verifier": {a.Verifier},
 	}
 	tokens, err := s.tokenRequest(ctx, p, disc, form)
 	if err != nil {
 		return Response{}, err
 	}
-	u, err := s.verifyIDToken(ctx, p, tokens, a.nonce)
+	u, err := s.verifyIDToken(ctx, p, tokens, a.Nonce)
 	if err != nil {
 		return Response{}, err
 	}
 
 	var token string
 	err = s.tx(func() error {
+		// The first to record the state wins; a concurrent copy of this
+		// callback that also got tokens (from a provider that redeems a
+		// code twice) is refused here and creates nothing.
+		if len(s.exec(`INSERT INTO used_logins (state_hash, expires_ms) VALUES (?, ?) ON CONFLICT (state_hash) DO NOTHING RETURNING 1`, stateKey, a.Expires)) == 0 {
+			return used
+		}
 		// A session cookie the browser already had is replaced, never
 		// reused (fixation); if it was a live session, it ends.
 		if old, err := singleCookie(req.Header["cookie"], SessionCookie); err == nil && old != "" {
@@ -260,7 +263,7 @@ func (s *Service) callback(ctx context.Context, req Request, q url.Values) (Resp
 	if err != nil {
 		return Response{}, err
 	}
-	return signedInPage(a.returnTo, token, int64(s.cfg.AbsoluteLifetime/time.Second)), nil
+	return signedInPage(a.ReturnTo, token, int64(s.cfg.AbsoluteLifetime/time.Second)), nil
 }
 
 // signedInPage answers the callback with 200 and a page that continues to

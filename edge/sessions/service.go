@@ -57,9 +57,6 @@ const (
 	// LastSeenGranularity: last_seen is written at most this often per
 	// session, so that a busy dashboard does not write on every request.
 	LastSeenGranularity = time.Minute
-	// MaxPending caps unfinished sign-ins (browser and device each), so
-	// that anonymous requests cannot fill the storage.
-	MaxPending = 10000
 	// MaxIDTokenLifetime caps an ID token's remaining lifetime.
 	MaxIDTokenLifetime = 24 * time.Hour
 	// maxProviderResponse caps what a token or device endpoint answers.
@@ -168,7 +165,7 @@ func New(db DB, fetch Fetcher, now func() time.Time, cfg *Config, secret func(st
 
 // migrations[i] takes the schema from version i to i+1 (see package
 // migrate). A database is never changed except by appending here.
-var migrations = [][]string{schemaV1}
+var migrations = [][]string{schemaV1, schemaV2}
 
 var schemaV1 = []string{
 	`CREATE TABLE IF NOT EXISTS users (
@@ -222,6 +219,36 @@ var schemaV1 = []string{
 	)`,
 }
 
+// schemaV2: a sign-in in progress is no longer stored but sealed in the
+// login cookie or the device_request handle (see seal.go), so anonymous
+// requests store nothing. What remains is the sealing key and, for replay
+// defence, the sign-ins that finished (hash of the state or handle, kept
+// until the sealed attempt would have expired anyway). Attempts in
+// progress during the upgrade are lost: their browsers start again.
+var schemaV2 = []string{
+	`DROP TABLE IF EXISTS logins`,
+	`DROP TABLE IF EXISTS device_requests`,
+	// Keys only this object holds; name 'seal' is the master key that
+	// seals sign-ins in progress. Deleting the row rotates it.
+	`CREATE TABLE IF NOT EXISTS keys (
+		name TEXT PRIMARY KEY,
+		key BLOB NOT NULL,
+		created_ms INTEGER NOT NULL
+	)`,
+	// Browser sign-ins that finished: SHA-256 of their state, until the
+	// login cookie that sealed it expires.
+	`CREATE TABLE IF NOT EXISTS used_logins (
+		state_hash TEXT PRIMARY KEY,
+		expires_ms INTEGER NOT NULL
+	)`,
+	// Device sign-ins that finished: SHA-256 of their device_request
+	// handle, until the handle expires.
+	`CREATE TABLE IF NOT EXISTS used_device_requests (
+		handle_hash TEXT PRIMARY KEY,
+		expires_ms INTEGER NOT NULL
+	)`,
+}
+
 // SchemaVersion is the database schema version this code runs on.
 var SchemaVersion = len(migrations)
 
@@ -256,22 +283,24 @@ type storageError struct{ err error }
 
 func (e storageError) Error() string { return "storage: " + e.err.Error() }
 
-// Sweep deletes what has expired at now: sign-ins and device requests past
-// their deadline, and sessions past their absolute lifetime or idle
-// timeout. Expired records are also deleted when next touched; Sweep is
-// for the ones never touched again (call it from the object's alarm, say
-// hourly). It logs how many records it deleted.
+// Sweep deletes what has expired at now: the replay records of finished
+// sign-ins and device requests whose sealed attempt has expired (a replay
+// is refused by that expiry from then on), and sessions past their
+// absolute lifetime or idle timeout. Expired sessions are also deleted
+// when next touched; Sweep is for the ones never touched again (call it
+// from the object's alarm, say hourly). It logs how many records it
+// deleted.
 func (s *Service) Sweep(now time.Time) error {
 	n := 0
 	err := s.tx(func() error {
 		ms := now.UnixMilli()
-		n += len(s.exec(`DELETE FROM logins WHERE expires_ms <= ? RETURNING 1`, ms))
-		n += len(s.exec(`DELETE FROM device_requests WHERE expires_ms <= ? RETURNING 1`, ms))
+		n += len(s.exec(`DELETE FROM used_logins WHERE expires_ms <= ? RETURNING 1`, ms))
+		n += len(s.exec(`DELETE FROM used_device_requests WHERE expires_ms <= ? RETURNING 1`, ms))
 		n += len(s.exec(`DELETE FROM sessions WHERE expires_ms <= ? OR last_seen_ms <= ? RETURNING 1`, ms, ms-s.cfg.IdleTimeout.Milliseconds()))
 		return nil
 	})
 	if err == nil && n > 0 {
-		s.log("sweep: deleted %d expired sign-ins, device requests and sessions", n)
+		s.log("sweep: deleted %d expired replay records and sessions", n)
 	}
 	return err
 }

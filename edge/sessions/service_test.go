@@ -259,6 +259,32 @@ func (w *world) count(table string) int64 {
 	return rows[0][0].(int64)
 }
 
+// stored is the number of rows of every table (but the schema version),
+// to show that a request stored nothing.
+func (w *world) stored() map[string]int64 {
+	w.t.Helper()
+	rows, err := w.db.Exec(`SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'meta' ORDER BY name`)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	out := map[string]int64{}
+	for _, r := range rows {
+		out[r[0].(string)] = w.count(r[0].(string))
+	}
+	return out
+}
+
+// unchanged fails the test when a table's row count differs from before.
+func (w *world) unchanged(what string, before map[string]int64) {
+	w.t.Helper()
+	after := w.stored()
+	for table, n := range after {
+		if before[table] != n {
+			w.t.Errorf("%s: table %s has %d rows, had %d; want nothing stored", what, table, n, before[table])
+		}
+	}
+}
+
 func TestBrowserSignIn(t *testing.T) {
 	w := newWorld(t)
 	r := w.do("GET", "/auth/providers", nil, "")
@@ -284,13 +310,17 @@ func TestBrowserSignIn(t *testing.T) {
 	if s.authorize.Scheme+"://"+s.authorize.Host+s.authorize.Path != w.acme.issuer()+"/authorize" {
 		t.Errorf("redirected to %s, want the provider's authorization_endpoint", s.authorize)
 	}
-	if n := w.count("logins"); n != 1 {
-		t.Errorf("got %d login attempts stored, want 1", n)
+	// The attempt is in the cookie, sealed: nothing of it is stored, and
+	// the cookie shows none of its secrets.
+	if n := w.count("sessions") + w.count("used_logins") + w.count("users"); n != 0 {
+		t.Errorf("GET /auth/login stored %d rows, want none", n)
 	}
-	rows, _ := w.db.Exec("SELECT state_hash, binding_hash FROM logins")
-	if rows[0][0] == s.state || string(rows[0][1].([]byte)) == s.binding {
-		t.Error("the state or login cookie value is stored as is; want only hashes")
+	for _, secret := range []string{s.state, q.Get("nonce"), "/runs/42", "acme"} {
+		if strings.Contains(s.binding, secret) {
+			t.Errorf("the login cookie shows %q in clear: %s", secret, s.binding)
+		}
 	}
+	loginAt := w.now()
 
 	cb := w.authorize(s)
 	r = w.callback(cb, "other=1; "+sessions.LoginCookie+"="+s.binding)
@@ -308,11 +338,13 @@ func TestBrowserSignIn(t *testing.T) {
 	if v, attrs, ok := setCookie(r, sessions.LoginCookie); !ok || v != "" || !strings.Contains(attrs, "Max-Age=0") {
 		t.Errorf("login cookie not cleared: %v", r.SetCookie)
 	}
-	if w.count("logins") != 0 {
-		t.Error("the login attempt was not consumed")
+	// Finished: its state is recorded as used (a hash, until the cookie
+	// would have expired), for replay defence.
+	if rows, _ := w.db.Exec("SELECT state_hash, expires_ms FROM used_logins"); len(rows) != 1 || rows[0][0] == s.state || strings.Contains(rows[0][0].(string), s.state) || rows[0][1] != loginAt.Add(10*time.Minute).UnixMilli() {
+		t.Errorf("used_logins %v: want one row, a hash of the state, expiring with the login cookie", rows)
 	}
 	// The token's secret is not stored.
-	rows, _ = w.db.Exec("SELECT id, secret_hash FROM sessions")
+	rows, _ := w.db.Exec("SELECT id, secret_hash FROM sessions")
 	if len(rows) != 1 || strings.Contains(string(rows[0][1].([]byte)), token[17:]) || !strings.HasPrefix(token, rows[0][0].(string)+".") {
 		t.Errorf("sessions table %v: want the id and only a hash of the secret", rows)
 	}
@@ -373,7 +405,37 @@ func TestCallbackRefusals(t *testing.T) {
 			q.Set("state", strings.Repeat("A", 43))
 			cb.RawQuery = q.Encode()
 			return w.callback(cb, sessions.LoginCookie+"="+s.binding)
-		}, status: 400, message: "unknown or already used sign-in"},
+		}, status: 400, message: "does not belong to this sign-in"},
+		{name: "tampered login cookie", run: func(w *world) sessions.Response {
+			s := w.startLogin("acme", "")
+			b := []byte(s.binding)
+			b[len(b)/2] ^= 1 // still base64url
+			return w.callback(w.authorize(s), sessions.LoginCookie+"="+string(b))
+		}, status: 400, message: "does not belong to this sign-in"},
+		{name: "login cookie truncated", run: func(w *world) sessions.Response {
+			s := w.startLogin("acme", "")
+			return w.callback(w.authorize(s), sessions.LoginCookie+"="+s.binding[:len(s.binding)-4])
+		}, status: 400, message: "does not belong to this sign-in"},
+		{name: "login cookie of the old random kind", run: func(w *world) sessions.Response {
+			s := w.startLogin("acme", "")
+			return w.callback(w.authorize(s), sessions.LoginCookie+"="+strings.Repeat("A", 43))
+		}, status: 400, message: "does not belong to this sign-in"},
+		{name: "device_request handle as the login cookie", run: func(w *world) sessions.Response {
+			s := w.startLogin("acme", "")
+			d := decode(w.t, w.do("POST", "/auth/device", nil, `{"provider":"acme"}`))
+			return w.callback(w.authorize(s), sessions.LoginCookie+"="+d["device_request"].(string))
+		}, status: 400, message: "does not belong to this sign-in"},
+		{name: "login cookie sealed before the key was rotated", run: func(w *world) sessions.Response {
+			s := w.startLogin("acme", "")
+			cb := w.authorize(s)
+			w.db.Exec("DELETE FROM keys")
+			return w.callback(cb, sessions.LoginCookie+"="+s.binding)
+		}, status: 400, message: "does not belong to this sign-in"},
+		{name: "login cookie of another control plane", run: func(w *world) sessions.Response {
+			elsewhere := newWorld(w.t) // same configuration, another database and key
+			s := elsewhere.startLogin("acme", "")
+			return w.callback(w.authorize(s), sessions.LoginCookie+"="+s.binding)
+		}, status: 400, message: "does not belong to this sign-in"},
 		{name: "missing login cookie", run: func(w *world) sessions.Response {
 			s := w.startLogin("acme", "")
 			return w.callback(w.authorize(s), "")
@@ -498,6 +560,9 @@ func TestCallbackRefusals(t *testing.T) {
 			if _, _, ok := setCookie(r, sessions.SessionCookie); ok || w.count("sessions") != 0 || w.count("users") != 0 {
 				t.Errorf("a refused sign-in created something: cookies %v, %d sessions, %d users", r.SetCookie, w.count("sessions"), w.count("users"))
 			}
+			if want := map[bool]int64{true: 1}[tc.name == "reused state"]; w.count("used_logins") != want {
+				t.Errorf("%d used states recorded, want %d: a refusal records nothing", w.count("used_logins"), want)
+			}
 		})
 	}
 }
@@ -530,15 +595,15 @@ func TestReturnTo(t *testing.T) {
 	for _, bad := range []string{"https://elsewhere.example", "//evil.example", `/\evil.example`, "javascript:alert(1)", "runs/1", "/a\nb", "/a b", `/"onload`, "/<x>", "/\x7f"} {
 		r := w.do("GET", "/auth/login?"+url.Values{"provider": {"acme"}, "return_to": {bad}}.Encode(), nil, "")
 		wantStatus(t, r, 400, "return_to")
-		if len(r.SetCookie) != 0 || w.count("logins") != 0 {
-			t.Errorf("return_to %q: a refused login stored an attempt or set a cookie", bad)
+		if len(r.SetCookie) != 0 {
+			t.Errorf("return_to %q: a refused login set a cookie", bad)
 		}
 	}
 	for _, bad := range []string{"provider=nope", "provider=acme&provider=other", ""} {
 		r := w.do("GET", "/auth/login?"+bad, nil, "")
 		wantStatus(t, r, 400, "provider")
 	}
-	for _, good := range []string{"/", "/runs/42", "/runs?state=failed&page=2#log"} {
+	for _, good := range []string{"/", "/runs/42", "/runs?state=failed&page=2#log", "/" + strings.Repeat("a", 2047)} {
 		s := w.startLogin("acme", good)
 		r := w.callback(w.authorize(s), sessions.LoginCookie+"="+s.binding)
 		if r.Status != 200 || !strings.Contains(string(r.Body), "url="+strings.ReplaceAll(good, "&", "&amp;")+`"`) {
@@ -900,17 +965,29 @@ func TestDeviceFlow(t *testing.T) {
 	if len(handle) < 22 {
 		t.Errorf("device_request %q: want at least 128 random bits", handle)
 	}
-	if rows, _ := w.db.Exec("SELECT handle_hash FROM device_requests"); len(rows) != 1 || rows[0][0] == handle {
-		t.Errorf("device requests %v: want one, keyed by a hash of the handle", rows)
+	if n := w.count("sessions") + w.count("used_device_requests"); n != 0 {
+		t.Errorf("POST /auth/device stored %d rows, want none", n)
 	}
 	poll := func() sessions.Response {
 		return w.do("POST", "/auth/device/token", map[string]string{"user-agent": "airlock-cli/test"}, `{"device_request":"`+handle+`"}`)
 	}
 	wantStatus(t, poll(), 400, `"error":"authorization_pending"`)
+	// No local rate limit (that would need state per anonymous request):
+	// an early poll reaches the provider, and its slow_down is passed
+	// through with the interval raised by 5 seconds.
 	calls := w.acme.tokenCalls
-	wantStatus(t, poll(), 400, `"error":"slow_down"`) // faster than the interval
-	if w.acme.tokenCalls != calls {
-		t.Error("a too-early poll reached the provider")
+	wantStatus(t, poll(), 400, `"error":"authorization_pending","id"`)
+	if w.acme.tokenCalls != calls+1 {
+		t.Error("the poll did not reach the provider")
+	}
+	w.acme.set(func(p *idp) { p.slowDown = true })
+	wantStatus(t, poll(), 400, `"error":"slow_down"`)
+	if r := poll(); !strings.Contains(string(r.Body), `"interval":10`) {
+		t.Errorf("slow_down: %s, want the interval raised to 10", r.Body)
+	}
+	w.acme.set(func(p *idp) { p.slowDown = false })
+	if n := w.count("sessions") + w.count("used_device_requests"); n != 0 {
+		t.Errorf("polling a pending device request stored %d rows, want none", n)
 	}
 	w.acme.approve(d["user_code"].(string), bob)
 	w.advance(5 * time.Second)
@@ -924,9 +1001,16 @@ func TestDeviceFlow(t *testing.T) {
 	if me["session"].(map[string]any)["kind"] != "cli" || me["user"].(map[string]any)["role"] != "member" {
 		t.Errorf("me: %v", me)
 	}
-	// The handle is spent.
+	// The handle is spent: refused without asking the provider.
+	if rows, _ := w.db.Exec("SELECT handle_hash FROM used_device_requests"); len(rows) != 1 || strings.Contains(rows[0][0].(string), handle) {
+		t.Errorf("used_device_requests %v: want one row, a hash of the handle", rows)
+	}
 	w.advance(5 * time.Second)
+	calls = w.acme.tokenCalls
 	wantStatus(t, poll(), 400, "unknown or already used device_request")
+	if w.acme.tokenCalls != calls {
+		t.Error("a spent handle reached the provider")
+	}
 
 	// Bad requests.
 	wantStatus(t, w.do("POST", "/auth/device", nil, `{"provider":"nope"}`), 400, "unknown provider")
@@ -935,7 +1019,15 @@ func TestDeviceFlow(t *testing.T) {
 	wantStatus(t, w.do("POST", "/auth/device", nil, ``), 400, "empty request body")
 	wantStatus(t, w.do("POST", "/auth/device/token", nil, `{"device_request":"guess"}`), 400, "unknown or already used")
 
-	// Denied and disallowed users end the request.
+	// Handles not sealed by us for the device flow are unknown.
+	s := w.startLogin("acme", "")
+	tampered := []byte(handle)
+	tampered[30] ^= 1
+	for _, h := range []string{s.binding, s.state, string(tampered), handle[:len(handle)-1], handle + "A", strings.ToUpper(handle), " " + handle, strings.Repeat("A", 43), strings.Repeat("A", 20000)} {
+		wantStatus(t, w.do("POST", "/auth/device/token", nil, `{"device_request":"`+h+`"}`), 400, "unknown or already used device_request")
+	}
+
+	// Denied and disallowed users end the request (at the provider).
 	for _, tc := range []struct {
 		user    *idpUser
 		status  int
@@ -956,28 +1048,41 @@ func TestDeviceFlow(t *testing.T) {
 		body := `{"device_request":"` + d["device_request"].(string) + `"}`
 		wantStatus(t, w.do("POST", "/auth/device/token", nil, body), tc.status, tc.message)
 		w.advance(5 * time.Second)
-		wantStatus(t, w.do("POST", "/auth/device/token", nil, body), 400, "unknown or already used")
+		// The provider has forgotten the device code: its answer is
+		// passed through, and no token is made.
+		wantStatus(t, w.do("POST", "/auth/device/token", nil, body), 400, `"error":"invalid_grant"`)
 	}
-	// Expired.
+	// Expired: refused without asking the provider.
 	d = decode(t, w.do("POST", "/auth/device", nil, `{"provider":"acme"}`))
 	w.advance(11 * time.Minute)
+	calls = w.acme.tokenCalls
 	wantStatus(t, w.do("POST", "/auth/device/token", nil, `{"device_request":"`+d["device_request"].(string)+`"}`), 400, "expired_token")
+	if w.acme.tokenCalls != calls {
+		t.Error("an expired handle reached the provider")
+	}
 }
 
 func TestSweep(t *testing.T) {
 	w := newWorld(t)
 	w.signIn(w.acme, "acme", alice)
+	w.deviceSignIn(bob)
 	w.startLogin("acme", "")
 	w.do("POST", "/auth/device", nil, `{"provider":"acme"}`)
 	counts := func() string {
-		return fmt.Sprintf("%d %d %d", w.count("logins"), w.count("device_requests"), w.count("sessions"))
+		return fmt.Sprintf("%d %d %d %d", w.count("used_logins"), w.count("used_device_requests"), w.count("sessions"), w.count("keys"))
 	}
-	if err := w.svc.Sweep(w.now()); err != nil || counts() != "1 1 1" {
+	if err := w.svc.Sweep(w.now()); err != nil || counts() != "1 1 2 1" {
 		t.Errorf("Sweep now: %v, left %s; want nothing deleted", err, counts())
 	}
+	// The replay records go when the sealed attempts they guard expire
+	// (10 minutes for a browser, the provider's expires_in for a device).
+	w.advance(10 * time.Minute)
+	if err := w.svc.Sweep(w.now()); err != nil || counts() != "0 0 2 1" {
+		t.Errorf("Sweep after 10 minutes: %v, left %s; want the used states and handles deleted", err, counts())
+	}
 	w.advance(2 * time.Hour)
-	if err := w.svc.Sweep(w.now()); err != nil || counts() != "0 0 0" {
-		t.Errorf("Sweep later: %v, left %s; want the login, the device request and the idle session deleted", err, counts())
+	if err := w.svc.Sweep(w.now()); err != nil || counts() != "0 0 0 1" {
+		t.Errorf("Sweep later: %v, left %s; want the idle sessions deleted, the key kept", err, counts())
 	}
 }
 
@@ -1029,8 +1134,8 @@ func TestRouting(t *testing.T) {
 	if r := w.do("HEAD", "/auth/providers", nil, ""); r.Status != 200 {
 		t.Errorf("HEAD: %d", r.Status)
 	}
-	if r := w.do("HEAD", "/auth/login?provider=acme", nil, ""); r.Status != 405 || w.count("logins") != 0 {
-		t.Errorf("HEAD /auth/login: %d, %d attempts stored; want 405 and none", r.Status, w.count("logins"))
+	if r := w.do("HEAD", "/auth/login?provider=acme", nil, ""); r.Status != 405 || len(r.SetCookie) != 0 {
+		t.Errorf("HEAD /auth/login: %d, cookies %v; want 405 and no sign-in started", r.Status, r.SetCookie)
 	}
 	// The sign-in routes answer errors with a page, and a 405 page names
 	// the allowed method too (RFC 9110 §15.5.6).

@@ -79,21 +79,6 @@ func validID(s string) bool {
 	return err == nil && len(raw) == idBytes
 }
 
-// validHandle reports whether s looks like a random 256-bit handle (state,
-// login binding, device request).
-func validHandle(s string) bool {
-	if len(s) != secretLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isB64(s[i]) {
-			return false
-		}
-	}
-	raw, err := b64.DecodeString(s)
-	return err == nil && len(raw) == secretBytes
-}
-
 func isB64(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
 }
@@ -105,15 +90,11 @@ func secretMatches(secret, stored []byte) bool {
 	return subtle.ConstantTimeCompare(h[:], stored) == 1
 }
 
-// hashKey is the hex SHA-256 of a handle, the key it is stored under.
+// hashKey is the hex SHA-256 of a state or a device_request handle, the
+// key a finished sign-in is recorded under for replay defence.
 func hashKey(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])
-}
-
-func hashBytes(s string) []byte {
-	h := sha256.Sum256([]byte(s))
-	return h[:]
 }
 
 // cookieValues returns the values of every cookie called name in a Cookie
@@ -158,11 +139,12 @@ func clearSessionCookie() string {
 	return SessionCookie + "=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict"
 }
 
-// loginCookieValue binds a sign-in to the browser that started it. Lax,
-// not Strict: the identity provider's redirect back to /auth/callback is a
-// cross-site top-level GET, which carries Lax cookies and not Strict ones.
-func loginCookieValue(binding string) string {
-	return fmt.Sprintf("%s=%s; Path=/; Max-Age=%d; HttpOnly; Secure; SameSite=Lax", LoginCookie, binding, int64(LoginTTL/1e9))
+// loginCookieValue carries the sealed sign-in in progress and so binds it
+// to the browser that started it. Lax, not Strict: the identity
+// provider's redirect back to /auth/callback is a cross-site top-level
+// GET, which carries Lax cookies and not Strict ones.
+func loginCookieValue(sealed string) string {
+	return fmt.Sprintf("%s=%s; Path=/; Max-Age=%d; HttpOnly; Secure; SameSite=Lax", LoginCookie, sealed, int64(LoginTTL/1e9))
 }
 
 func clearLoginCookie() string {

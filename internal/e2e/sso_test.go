@@ -1118,6 +1118,8 @@ func TestSSOSecurityHeaders(t *testing.T) {
 		{"login redirect", "GET", "/auth/login?provider=dev", nil, 302},
 		{"login 400 page", "GET", "/auth/login?provider=nope", nil, 400},
 		{"callback 400 page", "GET", "/auth/callback", nil, 400},
+		{"the Worker's /v1/ping", "GET", "/v1/ping", nil, 0},
+		{"the Worker's principal-header refusal", "GET", "/v1/me", []string{"airlock-principal", "{}"}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var body []byte
@@ -1125,7 +1127,7 @@ func TestSSOSecurityHeaders(t *testing.T) {
 				body = []byte("x")
 			}
 			a := c.send(t, tc.method, tc.path, body, tc.hdr...)
-			if a.code != tc.want {
+			if tc.want != 0 && a.code != tc.want { // 0: the Worker's own answers, whatever their status
 				t.Fatalf("got %s, want %d", a, tc.want)
 			}
 			checkSecurityHeaders(t, tc.name, a)
@@ -1484,7 +1486,9 @@ func TestSSODeviceFlow(t *testing.T) {
 		if err := s.sso.IdP.ApproveDevice(d.UserCode, "alice"); err == nil {
 			t.Errorf("the denied code could be approved afterwards")
 		}
-		if a := poll(t, d.Request); a.code != 400 || !strings.Contains(a.body, "unknown or already used") {
+		// The edge keeps nothing of a request that did not sign anyone in:
+		// the provider's own answer is passed through, and it is no token.
+		if a := poll(t, d.Request); a.code != 400 || strings.Contains(a.body, `"token"`) {
 			t.Errorf("after the denial: %s", a)
 		}
 		c.unchanged(t, before)
@@ -1499,7 +1503,7 @@ func TestSSODeviceFlow(t *testing.T) {
 		if a := waitToken(t, d.Request); a.code != 403 || strings.Contains(a.body, `"token"`) {
 			t.Errorf("mallory: %s, want 403", a)
 		}
-		if a := poll(t, d.Request); a.code != 400 || !strings.Contains(a.body, "unknown or already used") {
+		if a := poll(t, d.Request); a.code != 400 || strings.Contains(a.body, `"token"`) {
 			t.Errorf("after the refusal: %s", a)
 		}
 		c.unchanged(t, before)
@@ -1612,44 +1616,69 @@ func TestSSOOddInputs(t *testing.T) {
 	})
 }
 
-// TestSSOKnownBugs holds the failing checks of the bugs found while
-// writing these tests; they run only with AIRLOCK_E2E_KNOWN_BUGS=1 so that
-// the suite stays green until they are fixed.
-func TestSSOKnownBugs(t *testing.T) {
-	if os.Getenv("AIRLOCK_E2E_KNOWN_BUGS") == "" {
-		t.Skip("set AIRLOCK_E2E_KNOWN_BUGS=1 to run the checks of known, unfixed bugs")
-	}
+// TestSSOSignInFlood: starting a sign-in stores nothing (sign-ins in
+// progress are sealed in the login cookie or the device_request handle),
+// so anonymous starts cannot lock anyone out. By default 200 anonymous
+// GET /auth/login and 20 POST /auth/device, then a real person signs in
+// from the browser and the CLI; with AIRLOCK_E2E_FLOOD=1 also 10 000
+// anonymous logins — more than the old cap of pending sign-ins, whose
+// flood made every sign-in answer 503 for 10 minutes — on a stack of its
+// own (minutes: too slow for every run). That nothing is stored is
+// checked row by row in edge/sessions (TestSignInStartsStoreNothing).
+func TestSSOSignInFlood(t *testing.T) {
 	s := shared(t)
 	c := newSSOClient(t, s)
-	t.Run("the Worker's own answers carry the security headers", func(t *testing.T) {
-		checkSecurityHeaders(t, "the Worker's principal-header refusal", c.send(t, "GET", "/v1/me", nil, "airlock-principal", "{}"))
-		checkSecurityHeaders(t, "/v1/ping", c.send(t, "GET", "/v1/ping", nil))
-	})
-	t.Run("anonymous sign-in starts cannot lock everyone out", func(t *testing.T) {
-		// Its own stack: this fills the pending sign-ins for LoginTTL.
-		own := startStack(t, "")
-		oc := newSSOClient(t, own)
-		var next, busy int64
+	flood := func(t *testing.T, st *stack, cl *ssoClient, logins, devices int) {
+		var next, refused int64
 		var wg sync.WaitGroup
 		for w := 0; w < 32; w++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for atomic.AddInt64(&next, 1) <= 10000 {
-					r, err := oc.cp.Get(own.cp.URL + "/auth/login?provider=dev")
+				for i := atomic.AddInt64(&next, 1); i <= int64(logins+devices); i = atomic.AddInt64(&next, 1) {
+					var r *http.Response
+					var err error
+					if i <= int64(logins) {
+						r, err = cl.cp.Get(st.cp.URL + "/auth/login?provider=dev")
+					} else {
+						r, err = cl.cp.Post(st.cp.URL+"/auth/device", "application/json", strings.NewReader(`{"provider":"dev"}`))
+					}
 					if err != nil {
+						atomic.AddInt64(&refused, 1)
 						continue
 					}
 					r.Body.Close()
-					if r.StatusCode == 503 {
-						atomic.AddInt64(&busy, 1)
+					if r.StatusCode != 302 && r.StatusCode != 200 {
+						atomic.AddInt64(&refused, 1)
 					}
 				}
 			}()
 		}
 		wg.Wait()
-		if a := oc.send(t, "GET", "/auth/login?provider=dev", nil); a.code != 302 {
-			t.Errorf("after 10000 anonymous GET /auth/login (%d answered 503), a real person's sign-in gets %s, want 302", busy, a)
+		if refused != 0 {
+			t.Errorf("%d of %d anonymous sign-in starts failed", refused, logins+devices)
 		}
+		before := cl.allSessions(t)
+		tok := cl.signIn(t, "bob")
+		if who, r := cl.meAs(t, cookie(tok)...); who != userID("bob") {
+			t.Errorf("after the flood, a real person's browser session: %s", r)
+		}
+		cli := cl.cliSession(t, "bob")
+		if who, r := cl.meAs(t, bearer(cli)...); who != userID("bob") {
+			t.Errorf("after the flood, a real person's CLI session: %s", r)
+		}
+		if n := len(cl.allSessions(t)) - len(before); n != 2 {
+			t.Errorf("%d sessions created, want the 2 real ones", n)
+		}
+	}
+	t.Run("200 anonymous sign-in starts do not stop a real sign-in", func(t *testing.T) {
+		flood(t, s, c, 200, 20)
+	})
+	t.Run("10 000 anonymous sign-in starts do not lock everyone out", func(t *testing.T) {
+		if os.Getenv("AIRLOCK_E2E_FLOOD") == "" {
+			t.Skip("set AIRLOCK_E2E_FLOOD=1 to flood a stack of its own with 10 000 sign-in starts (minutes)")
+		}
+		own := startStack(t, "")
+		flood(t, own, newSSOClient(t, own), 10000, 0)
 	})
 }
