@@ -16,6 +16,7 @@ import (
 
 	"github.com/airlockci/airlock/edge/internal/edgehttp"
 	"github.com/airlockci/airlock/edge/internal/migrate"
+	"github.com/airlockci/airlock/edge/internal/secheaders"
 	"github.com/airlockci/airlock/edge/internal/sqlcol"
 	"github.com/airlockci/airlock/internal/oidcjwt"
 )
@@ -548,19 +549,8 @@ func (s *Service) checkSameOrigin(req Request) error {
 }
 
 // SecurityHeaders sets the response headers every answer of the edge
-// carries (lower-case names): no framing, no sniffing, no referrer, no
-// caching, HSTS, cross-origin isolation, and a CSP that allows nothing
-// (API answers and the sign-in pages need no script, style or image).
-func SecurityHeaders(h map[string]string) {
-	h["content-security-policy"] = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-	h["x-content-type-options"] = "nosniff"
-	h["referrer-policy"] = "no-referrer"
-	h["cache-control"] = "no-store"
-	h["strict-transport-security"] = "max-age=63072000; includeSubDomains"
-	h["cross-origin-opener-policy"] = "same-origin"
-	h["cross-origin-resource-policy"] = "same-origin"
-	h["x-frame-options"] = "DENY"
-}
+// carries (lower-case names); the list is edge/internal/secheaders'.
+func SecurityHeaders(h map[string]string) { secheaders.Set(h) }
 
 func jsonResponse(status int, v any) Response {
 	b, err := json.Marshal(v)
