@@ -51,16 +51,25 @@ export function normalizeRepository(repo: string): string {
 }
 
 /**
+ * isLocalCheckout: a run submitted against a local control plane (make dev)
+ * names the checkout's path as its repository, so that agents on the same
+ * machine can clone it; it says nothing about which repository that is.
+ */
+export function isLocalCheckout(repo: string): boolean {
+  return repo.startsWith('/') || repo.startsWith('file:');
+}
+
+/**
  * runsOf picks the runs of a service: a run of one of its pipeline files,
- * from its repository. The runs list does not always carry the repository;
- * a run without one is matched by its pipeline file alone.
+ * from its repository. A run without a repository, or from a local checkout
+ * (development), is matched by its pipeline file alone.
  */
 export function runsOf<R extends RunSummary>(service: Service, runs: R[]): R[] {
   const files = new Set(service.pipelines.map((p) => p.file.replace(/^\.\//, '')));
   const repo = normalizeRepository(service.repository);
   return runs.filter((r) => {
     if (!files.has(r.filename.replace(/^\.\//, ''))) return false;
-    return !r.repository || normalizeRepository(r.repository) === repo;
+    return !r.repository || isLocalCheckout(r.repository) || normalizeRepository(r.repository) === repo;
   });
 }
 

@@ -70,6 +70,8 @@ test('normalizeRepository: the ways a repository is written', () => {
 test('runsOf: runs of the service’s pipeline files, from its repository or none given', () => {
   const c = parseCatalog(valid);
   const run = (id: string, filename: string, repository?: string): RunSummary => ({ id, number: 1, state: 'passed', filename, repository, created_ms: 1 });
-  const runs = [run('a', '.airlock/pipeline.yml'), run('b', './.airlock/pipeline.yml', 'https://github.com/acme/web.git'), run('c', '.airlock/pipeline.yml', 'github.com/acme/other'), run('d', 'other.yml')];
-  assert.deepEqual(runsOf(c.services[0], runs).map((r) => r.id), ['a', 'b']);
+  const runs = [run('a', '.airlock/pipeline.yml'), run('b', './.airlock/pipeline.yml', 'https://github.com/acme/web.git'), run('c', '.airlock/pipeline.yml', 'github.com/acme/other'), run('d', 'other.yml'),
+    run('e', '.airlock/pipeline.yml', '/home/dev/web'), run('f', 'other.yml', '/home/dev/web')];
+  // e: a local checkout (make dev) says nothing about which repository it is.
+  assert.deepEqual(runsOf(c.services[0], runs).map((r) => r.id), ['a', 'b', 'e']);
 });
