@@ -6,6 +6,7 @@ SHELL := /bin/bash
 GO ?= go
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
+export NEXT_TELEMETRY_DISABLED := 1
 
 PLUGINS := $(patsubst plugins/%/main.go,%,$(wildcard plugins/*/main.go))
 PLUGIN_WASM := $(PLUGINS:%=build/plugins/%.wasm)
