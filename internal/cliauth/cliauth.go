@@ -61,15 +61,18 @@ type Device struct {
 	client *http.Client
 }
 
+// User is whom a session belongs to.
+type User struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
+	Name  string `json:"name"`
+	Role  string `json:"role"`
+}
+
 // Session is what a completed sign-in returns.
 type Session struct {
-	Token string `json:"token"`
-	User  struct {
-		ID    string `json:"id"`
-		Email string `json:"email"`
-		Name  string `json:"name"`
-		Role  string `json:"role"`
-	} `json:"user"`
+	Token   string `json:"token"`
+	User    User   `json:"user"`
 	Session struct {
 		ID      string `json:"id"`
 		Expires string `json:"expires"`
@@ -138,9 +141,53 @@ func (d *Device) Wait(ctx context.Context) (*Session, error) {
 	}
 }
 
-// Logout ends the session token stands for on the server.
+// Logout ends the session token stands for on the server. A session that
+// has already ended (expired or revoked: HTTP 401) is not an error; it is
+// what logging out wanted.
 func Logout(ctx context.Context, c *http.Client, server, token string) error {
-	return callAuth(ctx, c, "POST", server, "/auth/logout", map[string]string{}, nil, token)
+	err := callAuth(ctx, c, "POST", server, "/auth/logout", map[string]string{}, nil, token)
+	var ae *APIError
+	if errors.As(err, &ae) && ae.Status == http.StatusUnauthorized {
+		return nil
+	}
+	return err
+}
+
+// Me asks the control plane whom token's session belongs to (GET /v1/me).
+func Me(ctx context.Context, c *http.Client, server, token string) (*User, error) {
+	var out struct {
+		User User `json:"user"`
+	}
+	if err := callAuth(ctx, c, "GET", server, "/v1/me", nil, &out, token); err != nil {
+		return nil, err
+	}
+	return &out.User, nil
+}
+
+// EndStored ends, on the server, the session whose token is stored for
+// server, before a new sign-in takes its place in the file: overwriting the
+// token alone would leave its session valid until it expired, listed on
+// the Sessions page with nobody holding it. It is best effort: it returns
+// whom the old session belonged to when the control plane still knew it
+// ("" when no token was stored or its session had already ended), and an
+// error only when the session could not be ended. It leaves the file as it
+// is; the caller saves the new token. $AIRLOCK_TOKEN plays no part.
+func (s Store) EndStored(ctx context.Context, c *http.Client, server string) (who string, err error) {
+	f, err := s.load()
+	if err != nil {
+		return "", err
+	}
+	old := f.Servers[normalize(server)]
+	if old == "" {
+		return "", nil
+	}
+	if u, err := Me(ctx, c, server, old); err == nil {
+		who = u.Email
+	}
+	if err := Logout(ctx, c, server, old); err != nil {
+		return who, fmt.Errorf("ending the replaced session: %w", err)
+	}
+	return who, nil
 }
 
 // APIError is an error answer of the control plane.
@@ -275,6 +322,24 @@ func (s Store) Save(server, token string) error {
 	} else {
 		f.Servers[normalize(server)] = token
 	}
+	return s.write(f)
+}
+
+// Forget removes server's token from the file if it is still token: a
+// sign-in in another terminal may have replaced it since it was saved.
+func (s Store) Forget(server, token string) error {
+	f, err := s.load()
+	if err != nil {
+		return err
+	}
+	if f.Servers[normalize(server)] != token {
+		return nil
+	}
+	delete(f.Servers, normalize(server))
+	return s.write(f)
+}
+
+func (s Store) write(f credentialsFile) error {
 	b, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
 		return err

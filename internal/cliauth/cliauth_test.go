@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 )
@@ -137,4 +138,102 @@ func waitFast(ctx context.Context, d *Device) (*Session, error) {
 	pollFloor = 0
 	defer func() { pollFloor = defaultPollFloor }()
 	return d.Wait(ctx)
+}
+
+// fakeSessions is a control plane's session endpoints on a real local
+// socket: GET /v1/me and POST /auth/logout for the tokens in live.
+type fakeSessions struct {
+	mu    sync.Mutex
+	live  map[string]string // token → email
+	ended []string
+}
+
+func (f *fakeSessions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	token := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	email, ok := f.live[token]
+	w.Header().Set("Content-Type", "application/json")
+	switch {
+	case !ok:
+		w.WriteHeader(401)
+		w.Write([]byte(`{"error":"not signed in"}`))
+	case r.Method == "GET" && r.URL.Path == "/v1/me":
+		w.Write([]byte(`{"user":{"id":"u1","email":"` + email + `","role":"admin"}}`))
+	case r.Method == "POST" && r.URL.Path == "/auth/logout":
+		delete(f.live, token)
+		f.ended = append(f.ended, token)
+		w.WriteHeader(204)
+	default:
+		w.WriteHeader(404)
+	}
+}
+
+func TestEndStoredEndsTheReplacedSession(t *testing.T) {
+	fake := &fakeSessions{live: map[string]string{"old": "alice@example.com", "other": "bob@example.com"}}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	ctx := context.Background()
+	// $AIRLOCK_TOKEN is not what the file holds: it is never ended here.
+	t.Setenv("AIRLOCK_TOKEN", "other")
+	s := Store{Path: filepath.Join(t.TempDir(), "credentials.json")}
+
+	if who, err := s.EndStored(ctx, srv.Client(), srv.URL); who != "" || err != nil || len(fake.ended) != 0 {
+		t.Fatalf("nothing stored: got %q, %v, ended %v; want nothing done", who, err, fake.ended)
+	}
+	if err := s.Save(srv.URL, "old"); err != nil {
+		t.Fatal(err)
+	}
+	who, err := s.EndStored(ctx, srv.Client(), srv.URL+"/")
+	if who != "alice@example.com" || err != nil {
+		t.Fatalf("got %q, %v; want alice@example.com, no error", who, err)
+	}
+	if len(fake.ended) != 1 || fake.ended[0] != "old" {
+		t.Fatalf("ended %v, want [old]", fake.ended)
+	}
+	// Already ended (the server answers 401): nothing to say, no error.
+	if who, err := s.EndStored(ctx, srv.Client(), srv.URL); who != "" || err != nil {
+		t.Fatalf("already ended: got %q, %v; want \"\", no error", who, err)
+	}
+	srv.Close()
+	if _, err := s.EndStored(ctx, srv.Client(), srv.URL); err == nil {
+		t.Fatal("server gone: got no error, want one (the caller says the old session may live on)")
+	}
+}
+
+func TestLogoutOfAnEndedSessionIsNotAnError(t *testing.T) {
+	fake := &fakeSessions{live: map[string]string{"tok": "alice@example.com"}}
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	for i := range 2 {
+		if err := Logout(context.Background(), srv.Client(), srv.URL, "tok"); err != nil {
+			t.Fatalf("logout #%d: got %v, want nil", i+1, err)
+		}
+	}
+	if _, err := Me(context.Background(), srv.Client(), srv.URL, "tok"); err == nil {
+		t.Fatal("me after logout: got no error, want 401")
+	}
+}
+
+func TestForgetKeepsAReplacement(t *testing.T) {
+	t.Setenv("AIRLOCK_TOKEN", "")
+	s := Store{Path: filepath.Join(t.TempDir(), "credentials.json")}
+	if err := s.Save("http://a", "mine"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Save("http://a", "theirs"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Forget("http://a", "mine"); err != nil {
+		t.Fatal(err)
+	}
+	if tok, _ := s.Token("http://a"); tok != "theirs" {
+		t.Fatalf("got %q, want theirs (saved since; not ours to forget)", tok)
+	}
+	if err := s.Forget("http://a/", "theirs"); err != nil {
+		t.Fatal(err)
+	}
+	if tok, _ := s.Token("http://a"); tok != "" {
+		t.Fatalf("got %q, want none", tok)
+	}
 }

@@ -3,8 +3,10 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/airlockci/airlock/edge/scheduler"
+	"github.com/airlockci/airlock/internal/cliauth"
 	"github.com/airlockci/airlock/internal/devstack"
 )
 
@@ -122,6 +125,67 @@ func TestCLI(t *testing.T) {
 			}
 		})
 	}
+
+	// airlock login over a stored session ends that session on the server
+	// and says whose it was; logout then ends the new one.
+	t.Run("login replaces the stored session", func(t *testing.T) {
+		ctx := context.Background()
+		old, err := s.sso.SignInCLI(ctx, s.cp.URL, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		store := cliauth.Store{Path: filepath.Join(t.TempDir(), "credentials.json")}
+		if err := store.Save(s.cp.URL, old); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "login", "--server", s.cp.URL)
+		cmd.Env = append(os.Environ(), "AIRLOCK_CREDENTIALS="+store.Path, "AIRLOCK_TOKEN=")
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer cmd.Process.Kill()
+		var out strings.Builder
+		lines := bufio.NewScanner(stdout)
+		for lines.Scan() {
+			out.WriteString(lines.Text() + "\n")
+			if _, rest, ok := strings.Cut(lines.Text(), "confirm the code "); ok {
+				if err := s.sso.IdP.ApproveDevice(strings.Fields(rest)[0], "bob"); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("airlock login: %v\n%s%s", err, out.String(), stderr.String())
+		}
+		for _, w := range []string{"Replacing the session of alice@example.com.", "as bob@example.com"} {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("output lacks %q:\n%s", w, out.String())
+			}
+		}
+		var ae *cliauth.APIError
+		if _, err := cliauth.Me(ctx, &http.Client{}, s.cp.URL, old); !errors.As(err, &ae) || ae.Status != 401 {
+			t.Errorf("the replaced session: got %v, want 401 (ended)", err)
+		}
+		t.Setenv("AIRLOCK_TOKEN", "")
+		current, _ := store.Token(s.cp.URL)
+		if u, err := cliauth.Me(ctx, &http.Client{}, s.cp.URL, current); err != nil || u.Email != "bob@example.com" {
+			t.Fatalf("the stored session: got %v, %v; want bob's", u, err)
+		}
+		logout := exec.Command(bin, "logout", "--server", s.cp.URL)
+		logout.Env = cmd.Env
+		if b, err := logout.CombinedOutput(); err != nil {
+			t.Fatalf("airlock logout: %v\n%s", err, b)
+		}
+		if _, err := cliauth.Me(ctx, &http.Client{}, s.cp.URL, current); !errors.As(err, &ae) || ae.Status != 401 {
+			t.Errorf("after logout: got %v, want 401", err)
+		}
+	})
 }
 
 // Revocation is instant: with requests of a session constantly in flight,

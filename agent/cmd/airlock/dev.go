@@ -18,6 +18,7 @@ import (
 	"github.com/airlockci/airlock/agent/runner"
 	"github.com/airlockci/airlock/agent/secrets"
 	"github.com/airlockci/airlock/edge/scheduler"
+	"github.com/airlockci/airlock/internal/cliauth"
 	"github.com/airlockci/airlock/internal/devstack"
 )
 
@@ -135,6 +136,22 @@ func devCmd(args []string) int {
 		fmt.Fprintf(os.Stderr, "airlock dev: %v\n", err)
 		return 1
 	}
+	// The session ends with airlock dev (before the control plane stops:
+	// deferred calls run last first), and so does the stored token.
+	var stored *cliauth.Store
+	defer func() {
+		// ctx is already cancelled after a Ctrl-C.
+		lctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := cliauth.Logout(lctx, &http.Client{}, cp.URL, token); err != nil {
+			fmt.Fprintf(os.Stderr, "airlock dev: ending the CLI's session: %v\n", err)
+		}
+		if stored != nil {
+			if err := stored.Forget(cp.URL, token); err != nil {
+				fmt.Fprintf(os.Stderr, "airlock dev: %v\n", err)
+			}
+		}
+	}()
 	api := &httpAPI{base: cp.URL, client: &http.Client{Timeout: 30 * time.Second}, token: token}
 	if err := waitForAgent(ctx, api, a.Name); err != nil {
 		fmt.Fprintf(os.Stderr, "airlock dev: %v\n", err)
@@ -148,8 +165,12 @@ func devCmd(args []string) int {
 
 	if *runFile == "" {
 		// Keep the CLI signed in for other terminals, as airlock login would.
-		if store, err := credentialStore(); err == nil && store.Save(cp.URL, token) == nil {
-			fmt.Printf("the CLI is signed in as alice (%s)\n", store.Path)
+		if store, err := credentialStore(); err == nil {
+			endStored(ctx, store, cp.URL, "airlock dev")
+			if store.Save(cp.URL, token) == nil {
+				stored = &store
+				fmt.Printf("the CLI is signed in as alice until this stops (%s)\n", store.Path)
+			}
 		}
 		fmt.Printf("submit a pipeline:  airlock run --server %s .airlock/pipeline.yml --follow\n", cp.URL)
 		fmt.Println("press Ctrl-C to stop")

@@ -42,6 +42,9 @@ func loginCmd(args []string) int {
 		fmt.Fprintf(os.Stderr, "airlock login: %v\n", err)
 		return 1
 	}
+	// Only now that the new session exists: an abandoned sign-in keeps the
+	// old one.
+	endStored(ctx, store, *server, "airlock login")
 	if err := store.Save(*server, s.Token); err != nil {
 		fmt.Fprintf(os.Stderr, "airlock login: signed in, but storing the token failed: %v\n", err)
 		return 1
@@ -102,12 +105,8 @@ func logoutCmd(args []string) int {
 		return 1
 	}
 	if err := cliauth.Logout(context.Background(), &http.Client{Timeout: 30 * time.Second}, *server, token); err != nil {
-		var ae *cliauth.APIError
-		// An already ended session is what logout wanted.
-		if !errors.As(err, &ae) || ae.Status != 401 {
-			fmt.Fprintf(os.Stderr, "airlock logout: %v\n", err)
-			return 1
-		}
+		fmt.Fprintf(os.Stderr, "airlock logout: %v\n", err)
+		return 1
 	}
 	if err := store.Save(*server, ""); err != nil {
 		fmt.Fprintf(os.Stderr, "airlock logout: %v\n", err)
@@ -115,6 +114,19 @@ func logoutCmd(args []string) int {
 	}
 	fmt.Printf("Signed out of %s.\n", *server)
 	return 0
+}
+
+// endStored ends the session whose token is stored for server, because a
+// new one is about to replace it in the file (cliauth.Store.EndStored), and
+// says whose it was. airlock login and airlock dev both replace tokens.
+func endStored(ctx context.Context, store cliauth.Store, server, cmd string) {
+	who, err := store.EndStored(ctx, &http.Client{Timeout: 10 * time.Second}, server)
+	if who != "" {
+		fmt.Printf("Replacing the session of %s.\n", who)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: note: %v; it stays valid until it expires or is revoked on the Sessions page\n", cmd, err)
+	}
 }
 
 func credentialStore() (cliauth.Store, error) {
