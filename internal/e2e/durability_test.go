@@ -95,7 +95,7 @@ func TestCLI(t *testing.T) {
 	}{
 		{"lint ok", []string{"lint", "ok.yml"}, 0, []string{"ok.yml: ok (2 steps)"}},
 		{"lint bad", []string{"lint", "bad.yml"}, 1, []string{"bad.yml:4:5:", "timeout_in_minutes"}},
-		{"run follow passes", []string{"run", "ok.yml", "--follow", "--server", s.cp.URL}, 0, []string{"KEY", "STATE", "AGENT", "DURATION", "e2e-cli", "from-b", "passed"}},
+		{"run follow passes", []string{"run", "ok.yml", "--follow", "--server", s.cp.URL}, 0, []string{"submitted: " + s.cp.URL + "/runs/view/?id=r_", "KEY", "STATE", "AGENT", "DURATION", "e2e-cli", "from-b", "passed"}},
 		{"run follow fails", []string{"run", "--server", s.cp.URL, "--follow", "fail.yml"}, 1, []string{"failed (exit 4)", "skipped", "run #"}},
 		{"run refused", []string{"run", "--server", s.cp.URL, "bad.yml"}, 1, []string{"bad.yml:4:5:"}},
 		{"run without a session", []string{"run", "--server", s.cp.URL, "ok.yml"}, 1, []string{"not signed in to " + s.cp.URL, "airlock login"}},

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -172,7 +174,7 @@ func devCmd(args []string) int {
 				fmt.Printf("the CLI is signed in as alice until this stops (%s)\n", store.Path)
 			}
 		}
-		fmt.Printf("submit a pipeline:  airlock run --server %s .airlock/pipeline.yml --follow\n", cp.URL)
+		fmt.Printf("submit a pipeline:  %s run --server %s .airlock/pipeline.yml --follow\n", invokedAs(), cp.URL)
 		fmt.Println("press Ctrl-C to stop")
 		select {
 		case <-ctx.Done():
@@ -199,8 +201,25 @@ func devCmd(args []string) int {
 		fmt.Fprintf(os.Stderr, "airlock dev: %v\n", err)
 		return 1
 	}
-	fmt.Printf("run #%d %s: %s/v1/runs/%s\n", v.Number, v.ID, cp.URL, v.ID)
+	fmt.Printf("run #%d %s: %s\n", v.Number, v.ID, runPage(cp.URL, v.ID))
 	return followRun(ctx, api, v, *logs, os.Stdout)
+}
+
+// invokedAs is how to run this binary again from the same folder:
+// "airlock" when that finds it on $PATH, else the path it was started by
+// (build/bin/airlock under make dev).
+func invokedAs() string {
+	if !strings.ContainsRune(os.Args[0], os.PathSeparator) {
+		return os.Args[0]
+	}
+	if onPath, err := exec.LookPath("airlock"); err == nil {
+		self, err1 := os.Stat(os.Args[0])
+		found, err2 := os.Stat(onPath)
+		if err1 == nil && err2 == nil && os.SameFile(self, found) {
+			return "airlock"
+		}
+	}
+	return os.Args[0]
 }
 
 // waitForAgent waits until the control plane lists the agent as connected.

@@ -94,11 +94,17 @@ func runCmd(args []string) int {
 		fmt.Fprintf(os.Stderr, "airlock run: %v\n", err)
 		return 1
 	}
-	fmt.Printf("run #%d %s submitted: %s/v1/runs/%s\n", v.Number, v.ID, api.base, v.ID)
+	fmt.Printf("run #%d %s submitted: %s\n", v.Number, v.ID, runPage(api.base, v.ID))
 	if !*follow {
 		return 0
 	}
 	return followRun(ctx, api, v, *logs, os.Stdout)
+}
+
+// runPage is the run's page on the dashboard (the API's /v1/runs/ID is
+// JSON, of no use in a browser).
+func runPage(server, id string) string {
+	return strings.TrimSuffix(server, "/") + "/runs/view/?id=" + url.QueryEscape(id)
 }
 
 // checkoutRoot is the top of the git checkout holding file, or file's folder.
