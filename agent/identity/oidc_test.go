@@ -334,6 +334,16 @@ func TestFromFlags(t *testing.T) {
 	if p, err := build(); err != nil || p.(*Kubernetes).TokenFile != "/tmp/tok" {
 		t.Errorf("got %#v, %v; want Kubernetes reading /tmp/tok (kind from $AIRLOCK_IDENTITY)", p, err)
 	}
+
+	t.Setenv("AIRLOCK_IDENTITY", "")
+	fs = flag.NewFlagSet("agent", flag.ContinueOnError)
+	build = FromFlags(fs)
+	if err := fs.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := build(); err == nil || err.Error() != "--identity is required: one of aws, gcp, azure, kubernetes, github" {
+		t.Errorf("no --identity: got %v, want the flag named with every kind", err)
+	}
 }
 
 func typeName(v any) string {

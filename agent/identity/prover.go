@@ -119,7 +119,13 @@ func FromFlags(fs *flag.FlagSet) func() (Prover, error) {
 	fs.StringVar(&opts.Region, "identity-region", "", "AWS region of the STS endpoint, for aws (default: the SDK's)")
 	fs.StringVar(&opts.STSEndpoint, "identity-sts-endpoint", "", "STS endpoint to sign for, for aws (default: the region's)")
 	fs.StringVar(&opts.ClientID, "identity-client-id", "", "user-assigned managed identity's client ID, for azure")
-	return func() (Prover, error) { return New(*kind, opts) }
+	return func() (Prover, error) {
+		if strings.TrimSpace(*kind) == "" {
+			// Said in the flag's terms: the agent was started without one.
+			return nil, fmt.Errorf("--identity is required: one of %s", strings.Join(Kinds, ", "))
+		}
+		return New(*kind, opts)
+	}
 }
 
 // defaultTimeout bounds one fetch from a metadata service or token endpoint

@@ -22,10 +22,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -203,6 +206,41 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("%s (HTTP %d)", e.Message, e.Status)
 }
 
+// UnreachableError is a request the control plane never answered: the
+// connection was refused, the name did not resolve, or it timed out. It
+// names the server once (not every URL tried) and what to check.
+type UnreachableError struct {
+	// Server is the control plane's URL, as given.
+	Server string
+	Err    error
+}
+
+func (e *UnreachableError) Error() string {
+	if errors.Is(e.Err, syscall.ECONNREFUSED) {
+		hint := "is it running?"
+		if u, err := url.Parse(e.Server); err == nil && isLoopback(u.Hostname()) {
+			hint += " start one with make dev"
+		}
+		return fmt.Sprintf("cannot reach the control plane at %s (%s)", e.Server, hint)
+	}
+	cause := e.Err
+	var ue *url.Error
+	if errors.As(cause, &ue) {
+		cause = ue.Err // without the method and URL: the server is named already
+	}
+	return fmt.Sprintf("cannot reach the control plane at %s: %v", e.Server, cause)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 func call(ctx context.Context, c *http.Client, method, server, path string, body, out any) error {
 	return callAuth(ctx, c, method, server, path, body, out, "")
 }
@@ -229,7 +267,10 @@ func callAuth(ctx context.Context, c *http.Client, method, server, path string, 
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, u, err)
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s %s: %w", method, u, err)
+		}
+		return &UnreachableError{Server: normalize(server), Err: err}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -235,5 +237,28 @@ func TestForgetKeepsAReplacement(t *testing.T) {
 	}
 	if tok, _ := s.Token("http://a"); tok != "" {
 		t.Fatalf("got %q, want none", tok)
+	}
+}
+
+func TestUnreachableNamesTheServerOnce(t *testing.T) {
+	// A port that was just listening and is not any more: refused.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := "http://" + l.Addr().String()
+	l.Close()
+	_, err = Providers(context.Background(), &http.Client{}, server+"/")
+	var ue *UnreachableError
+	if !errors.As(err, &ue) {
+		t.Fatalf("got %T %v, want *UnreachableError", err, err)
+	}
+	want := "cannot reach the control plane at " + server + " (is it running? start one with make dev)"
+	if err.Error() != want {
+		t.Errorf("got %q, want %q", err, want)
+	}
+	remote := &UnreachableError{Server: "https://ci.example.com", Err: &url.Error{Op: "Get", URL: "https://ci.example.com/auth/providers", Err: errors.New("dial tcp: lookup ci.example.com: no such host")}}
+	if got := remote.Error(); got != "cannot reach the control plane at https://ci.example.com: dial tcp: lookup ci.example.com: no such host" {
+		t.Errorf("got %q, want the cause without the URL again", got)
 	}
 }

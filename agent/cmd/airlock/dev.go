@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -27,7 +26,7 @@ import (
 // devCmd starts the control plane on workerd and one agent that dials out to
 // it; with --run it submits a pipeline, follows it, and stops everything.
 func devCmd(args []string) int {
-	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs := newFlagSet("dev", "")
 	port := fs.Int("port", 8787, "port on 127.0.0.1 for the control plane")
 	state := fs.String("state", ".state", "folder for the control plane's persisted state and the agent's workspaces")
 	runFile := fs.String("run", "", "submit this pipeline, follow it, then stop everything")

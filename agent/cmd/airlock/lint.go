@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"os"
 
@@ -10,7 +9,7 @@ import (
 
 // lintCmd validates pipeline files offline; errors are file:line:column.
 func lintCmd(args []string) int {
-	fs := flag.NewFlagSet("lint", flag.ContinueOnError)
+	fs := newFlagSet("lint", "")
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
 		return 2

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -18,10 +17,15 @@ import (
 // loginCmd signs the CLI in with the device authorization flow: it prints
 // where to confirm the code, waits, and stores the session token.
 func loginCmd(args []string) int {
-	fs := flag.NewFlagSet("login", flag.ContinueOnError)
-	server := fs.String("server", defaultServer(), "control plane URL")
+	fs := newFlagSet("login", "")
+	serverURL := serverFlag(fs)
 	provider := fs.String("provider", "", "identity provider ID (default: the only one the control plane offers)")
 	if _, err := parseInterspersed(fs, args); err != nil {
+		return 2
+	}
+	server, err := serverURL()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "airlock login: %v\n", err)
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -31,7 +35,7 @@ func loginCmd(args []string) int {
 		fmt.Fprintf(os.Stderr, "airlock login: %v\n", err)
 		return 1
 	}
-	s, err := signIn(ctx, *server, *provider, func(d *cliauth.Device) {
+	s, err := signIn(ctx, server, *provider, func(d *cliauth.Device) {
 		fmt.Printf("To sign in, open %s\nand confirm the code %s", d.VerificationURI, d.UserCode)
 		if d.VerificationURIComplete != "" {
 			fmt.Printf(" (or open %s)", d.VerificationURIComplete)
@@ -44,12 +48,12 @@ func loginCmd(args []string) int {
 	}
 	// Only now that the new session exists: an abandoned sign-in keeps the
 	// old one.
-	endStored(ctx, store, *server, "airlock login")
-	if err := store.Save(*server, s.Token); err != nil {
+	endStored(ctx, store, server, "airlock login")
+	if err := store.Save(server, s.Token); err != nil {
 		fmt.Fprintf(os.Stderr, "airlock login: signed in, but storing the token failed: %v\n", err)
 		return 1
 	}
-	fmt.Printf("Signed in to %s as %s (%s).\n", *server, s.User.Email, s.User.Role)
+	fmt.Printf("Signed in to %s as %s (%s).\n", server, s.User.Email, s.User.Role)
 	return 0
 }
 
@@ -89,9 +93,14 @@ func signIn(ctx context.Context, server, provider string, show func(*cliauth.Dev
 
 // logoutCmd ends the CLI's session on the server and forgets the token.
 func logoutCmd(args []string) int {
-	fs := flag.NewFlagSet("logout", flag.ContinueOnError)
-	server := fs.String("server", defaultServer(), "control plane URL")
+	fs := newFlagSet("logout", "")
+	serverURL := serverFlag(fs)
 	if _, err := parseInterspersed(fs, args); err != nil {
+		return 2
+	}
+	server, err := serverURL()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "airlock logout: %v\n", err)
 		return 2
 	}
 	store, err := credentialStore()
@@ -99,20 +108,20 @@ func logoutCmd(args []string) int {
 		fmt.Fprintf(os.Stderr, "airlock logout: %v\n", err)
 		return 1
 	}
-	token, err := store.Token(*server)
+	token, err := store.Token(server)
 	if err != nil || token == "" {
-		fmt.Fprintf(os.Stderr, "airlock logout: not signed in to %s\n", *server)
+		fmt.Fprintf(os.Stderr, "airlock logout: not signed in to %s\n", server)
 		return 1
 	}
-	if err := cliauth.Logout(context.Background(), &http.Client{Timeout: 30 * time.Second}, *server, token); err != nil {
+	if err := cliauth.Logout(context.Background(), &http.Client{Timeout: 30 * time.Second}, server, token); err != nil {
 		fmt.Fprintf(os.Stderr, "airlock logout: %v\n", err)
 		return 1
 	}
-	if err := store.Save(*server, ""); err != nil {
+	if err := store.Save(server, ""); err != nil {
 		fmt.Fprintf(os.Stderr, "airlock logout: %v\n", err)
 		return 1
 	}
-	fmt.Printf("Signed out of %s.\n", *server)
+	fmt.Printf("Signed out of %s.\n", server)
 	return 0
 }
 

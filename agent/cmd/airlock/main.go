@@ -6,6 +6,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 )
@@ -83,9 +84,94 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func defaultServer() string {
-	if s := strings.TrimSpace(os.Getenv("AIRLOCK_SERVER")); s != "" {
-		return s
+// newFlagSet is the flag set of the subcommand cmd ("run", "plugin run");
+// its help shows cmd's synopsis from the usage text above, then its flags,
+// then notes (if any).
+func newFlagSet(cmd, notes string) *flag.FlagSet {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.Usage = func() {
+		w := fs.Output()
+		for i, line := range synopsis(cmd) {
+			switch {
+			case i == 0:
+				fmt.Fprintf(w, "usage: %s\n", line)
+			case strings.HasPrefix(line, "airlock "):
+				fmt.Fprintf(w, "   or: %s\n", line)
+			default:
+				fmt.Fprintf(w, "         %s\n", line)
+			}
+		}
+		fmt.Fprintln(w, "\nflags:")
+		fs.PrintDefaults()
+		if notes != "" {
+			fmt.Fprintf(w, "\n%s", notes)
+		}
 	}
-	return "http://127.0.0.1:8787"
+	return fs
+}
+
+// synopsis is cmd's entries in the usage text: each "airlock cmd ..." line
+// and the description under it, trimmed.
+func synopsis(cmd string) []string {
+	var out []string
+	in := false
+	for _, line := range strings.Split(usage, "\n") {
+		switch {
+		case strings.HasPrefix(line, "  airlock "):
+			rest := strings.TrimPrefix(line, "  airlock ")
+			in = rest == cmd || strings.HasPrefix(rest, cmd+" ")
+		case !strings.HasPrefix(line, "    "):
+			in = false
+		}
+		if in {
+			out = append(out, strings.TrimSpace(line))
+		}
+	}
+	if len(out) == 0 {
+		out = []string{"airlock " + cmd + " [flags]"}
+	}
+	return out
+}
+
+// serverFlag registers --server on fs; the function it returns, called
+// after parsing, is the control plane's URL without a trailing slash, or an
+// error saying what a URL looks like. Every subcommand that talks to a
+// control plane uses it, so they all accept the same thing.
+func serverFlag(fs *flag.FlagSet) func() (string, error) {
+	def, from := "http://127.0.0.1:8787", "--server"
+	if s := strings.TrimSpace(os.Getenv("AIRLOCK_SERVER")); s != "" {
+		def = s
+	}
+	server := fs.String("server", def, "control plane URL ($AIRLOCK_SERVER)")
+	return func() (string, error) {
+		set := false
+		fs.Visit(func(f *flag.Flag) { set = set || f.Name == "server" })
+		if !set && os.Getenv("AIRLOCK_SERVER") != "" {
+			from = "$AIRLOCK_SERVER"
+		}
+		return checkServer(from, *server)
+	}
+}
+
+// checkServer accepts http(s)://host[:port] and nothing more: the CLI adds
+// the paths itself, so a path (or a missing scheme, which url.Parse takes
+// for a path) would only fail later with a less clear error.
+func checkServer(from, s string) (string, error) {
+	s = strings.TrimSuffix(strings.TrimSpace(s), "/")
+	u, err := url.Parse(s)
+	if err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		u.Path == "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil {
+		return s, nil
+	}
+	var like string
+	if err == nil && u.Host != "" && (u.Scheme == "http" || u.Scheme == "https") {
+		like = u.Scheme + "://" + u.Host
+	} else if _, rest, ok := strings.Cut(s, "://"); ok {
+		host, _, _ := strings.Cut(rest, "/")
+		like = "http://" + host
+	} else {
+		host, _, _ := strings.Cut(s, "/")
+		like = "http://" + host
+	}
+	return "", fmt.Errorf("%s %s: want a URL like %s", from, s, like)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -26,7 +25,7 @@ func pluginCmd(args []string) int {
 		fmt.Fprintln(os.Stderr, "usage: airlock plugin run FILE.wasm [--sha256 H] [--config k=v]... [--config-json JSON] [--allow-host H]... [--workspace DIR] [--read-write] [--timeout D] [--function F]")
 		return 2
 	}
-	fs := flag.NewFlagSet("plugin run", flag.ContinueOnError)
+	fs := newFlagSet("plugin run", "")
 	var opts runner.PluginFileOptions
 	var config, hosts, env multi
 	fs.StringVar(&opts.SHA256, "sha256", "", "refuse the module unless its SHA-256 is this (hex)")

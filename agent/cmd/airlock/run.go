@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -26,6 +25,7 @@ import (
 	"github.com/airlockci/airlock/agent/runner"
 	"github.com/airlockci/airlock/agent/secrets"
 	"github.com/airlockci/airlock/edge/scheduler"
+	"github.com/airlockci/airlock/internal/cliauth"
 	"github.com/airlockci/airlock/internal/pipeline"
 )
 
@@ -39,8 +39,8 @@ type runAPI interface {
 }
 
 func runCmd(args []string) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	server := fs.String("server", defaultServer(), "control plane URL")
+	fs := newFlagSet("run", "")
+	serverURL := serverFlag(fs)
 	follow := fs.Bool("follow", false, "follow the run until it ends; exit non-zero if it fails")
 	logs := fs.Bool("logs", false, "stream every step's log while following")
 	localRun := fs.Bool("local", false, "run on this machine with the agent's step runner, no control plane")
@@ -53,6 +53,11 @@ func runCmd(args []string) int {
 	}
 	if len(pos) != 1 {
 		fmt.Fprintln(os.Stderr, "airlock run: name exactly one pipeline file")
+		return 2
+	}
+	server, err := serverURL()
+	if err != nil && !*localRun {
+		fmt.Fprintf(os.Stderr, "airlock run: %v\n", err)
 		return 2
 	}
 	file := pos[0]
@@ -77,18 +82,18 @@ func runCmd(args []string) int {
 		}
 		return runLocal(ctx, req, *logs, paths, *ageIdentity)
 	}
-	describeCheckout(&req, file, *repo, *server)
+	describeCheckout(&req, file, *repo, server)
 	store, err := credentialStore()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "airlock run: %v\n", err)
 		return 1
 	}
-	token, err := store.Token(*server)
+	token, err := store.Token(server)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "airlock run: %v\n", err)
 		return 1
 	}
-	api := &httpAPI{base: strings.TrimSuffix(*server, "/"), client: &http.Client{Timeout: 30 * time.Second}, token: token}
+	api := &httpAPI{base: server, client: &http.Client{Timeout: 30 * time.Second}, token: token}
 	v, err := api.Submit(req)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "airlock run: %v\n", err)
@@ -391,7 +396,7 @@ func (h *httpAPI) do(method, path string, body any, out any) (*http.Response, []
 	}
 	resp, err := h.client.Do(req)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s %s: %w", method, h.base+path, err)
+		return nil, nil, &cliauth.UnreachableError{Server: h.base, Err: err}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
