@@ -27,10 +27,28 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
 )
+
+// UserAgent is the User-Agent header of every request this package sends.
+// The control plane records it when a sign-in creates a session, so that
+// the Sessions page can tell a person's CLI sessions apart (which machine,
+// which version). The airlock command sets it once, before any request,
+// from its version; "" sends Go's default.
+var UserAgent string
+
+// NewUserAgent is the CLI's User-Agent:
+// "airlock-cli/VERSION (HOSTNAME; GOOS/GOARCH)".
+func NewUserAgent(version string) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		return fmt.Sprintf("airlock-cli/%s (%s/%s)", version, runtime.GOOS, runtime.GOARCH)
+	}
+	return fmt.Sprintf("airlock-cli/%s (%s; %s/%s)", version, host, runtime.GOOS, runtime.GOARCH)
+}
 
 // Provider is an identity provider the control plane offers.
 type Provider struct {
@@ -264,6 +282,9 @@ func callAuth(ctx context.Context, c *http.Client, method, server, path string, 
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if UserAgent != "" {
+		req.Header.Set("User-Agent", UserAgent)
 	}
 	resp, err := c.Do(req)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -77,7 +78,14 @@ func TestStoreRefusesAGarbledFile(t *testing.T) {
 func TestDeviceFlowPolling(t *testing.T) {
 	var polls atomic.Int32
 	deny := false
+	UserAgent = NewUserAgent("1.2.3")
+	defer func() { UserAgent = "" }()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The session records the User-Agent of the request that creates it.
+		if ua := r.Header.Get("User-Agent"); !strings.HasPrefix(ua, "airlock-cli/1.2.3 (") {
+			http.Error(w, `{"error":"user agent `+ua+`"}`, 400)
+			return
+		}
 		if r.Header.Get("Content-Type") != "application/json" {
 			http.Error(w, `{"error":"want JSON"}`, 415)
 			return
@@ -260,5 +268,13 @@ func TestUnreachableNamesTheServerOnce(t *testing.T) {
 	remote := &UnreachableError{Server: "https://ci.example.com", Err: &url.Error{Op: "Get", URL: "https://ci.example.com/auth/providers", Err: errors.New("dial tcp: lookup ci.example.com: no such host")}}
 	if got := remote.Error(); got != "cannot reach the control plane at https://ci.example.com: dial tcp: lookup ci.example.com: no such host" {
 		t.Errorf("got %q, want the cause without the URL again", got)
+	}
+}
+
+func TestNewUserAgent(t *testing.T) {
+	host, _ := os.Hostname()
+	want := "airlock-cli/v0.3.0 (" + host + "; " + runtime.GOOS + "/" + runtime.GOARCH + ")"
+	if got := NewUserAgent("v0.3.0"); host != "" && got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }

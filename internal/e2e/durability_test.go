@@ -5,6 +5,7 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
@@ -179,6 +180,23 @@ func TestCLI(t *testing.T) {
 		current, _ := store.Token(s.cp.URL)
 		if u, err := cliauth.Me(ctx, &http.Client{}, s.cp.URL, current); err != nil || u.Email != "bob@example.com" {
 			t.Fatalf("the stored session: got %v, %v; want bob's", u, err)
+		}
+		// The session recorded the CLI's User-Agent (for the Sessions page).
+		req, _ := http.NewRequest("GET", s.cp.URL+"/v1/me", nil)
+		req.Header.Set("Authorization", "Bearer "+current)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var me struct {
+			Session struct {
+				UserAgent string `json:"user_agent"`
+			} `json:"session"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&me)
+		resp.Body.Close()
+		if err != nil || !strings.HasPrefix(me.Session.UserAgent, "airlock-cli/dev (") {
+			t.Errorf("the session's user agent: got %q, %v; want airlock-cli/dev (host; os/arch)", me.Session.UserAgent, err)
 		}
 		logout := exec.Command(bin, "logout", "--server", s.cp.URL)
 		logout.Env = cmd.Env

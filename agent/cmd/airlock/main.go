@@ -9,6 +9,9 @@ import (
 	"net/url"
 	"os"
 	"strings"
+
+	"github.com/airlockci/airlock/agent"
+	"github.com/airlockci/airlock/internal/cliauth"
 )
 
 const usage = `airlock — CI/CD whose control plane can read nothing.
@@ -39,6 +42,9 @@ func main() {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)
 	}
+	// Every request names this CLI, its version and machine: a session
+	// records it at sign-in (see the Sessions page).
+	cliauth.UserAgent = cliauth.NewUserAgent(agent.Version)
 	var code int
 	switch os.Args[1] {
 	case "run":

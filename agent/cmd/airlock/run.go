@@ -394,6 +394,7 @@ func (h *httpAPI) do(method, path string, body any, out any) (*http.Response, []
 	if h.token != "" {
 		req.Header.Set("authorization", "Bearer "+h.token)
 	}
+	req.Header.Set("user-agent", cliauth.UserAgent)
 	resp, err := h.client.Do(req)
 	if err != nil {
 		return nil, nil, &cliauth.UnreachableError{Server: h.base, Err: err}
