@@ -104,6 +104,7 @@ func TestCLI(t *testing.T) {
 		{"run unreachable", []string{"run", "--server", "http://127.0.0.1:1", "ok.yml"}, 1, []string{"airlock run: cannot reach the control plane at http://127.0.0.1:1 (is it running? start one with make dev)"}},
 		{"run server without scheme", []string{"run", "--server", "127.0.0.1:8787", "ok.yml"}, 2, []string{"--server 127.0.0.1:8787: want a URL like http://127.0.0.1:8787"}},
 		{"run usage", []string{"run", "--nope"}, 2, []string{"usage: airlock run [--server URL]", "flags:", "-follow"}},
+		{"login help", []string{"login", "--help"}, 0, []string{"usage: airlock login", "$AIRLOCK_CREDENTIALS", "make dev signs the CLI in for you"}},
 		{"local passes", []string{"run", "--local", "--plugin-path", filepath.Join(repoRoot(t), "build/plugins"), "plugin.yml"}, 0, []string{"ok.yml", "passed"}},
 		{"local fails", []string{"run", "--local", "fail.yml"}, 1, []string{"failed (exit 4)"}},
 		{"plugin run", []string{"plugin", "run", filepath.Join(repoRoot(t), "build/plugins/checksum.wasm"), "--workspace", ".", "--config-json", `{"files": ["ok.yml"]}`}, 0, []string{"  ok.yml"}},

@@ -34,7 +34,7 @@ func devCmd(args []string) int {
 	slots := fs.Int("slots", 2, "jobs the agent runs at once")
 	ageIdentity := fs.String("age-identity", "", "age identity file for the pipeline's age:// secrets")
 	if _, err := parseInterspersed(fs, args); err != nil {
-		return 2
+		return flagsFailed(err)
 	}
 	root, err := os.Getwd()
 	if err != nil {

@@ -12,7 +12,7 @@ func lintCmd(args []string) int {
 	fs := newFlagSet("lint", "")
 	files, err := parseInterspersed(fs, args)
 	if err != nil {
-		return 2
+		return flagsFailed(err)
 	}
 	if len(files) == 0 {
 		fmt.Fprintln(os.Stderr, "airlock lint: name at least one pipeline file")

@@ -17,11 +17,11 @@ import (
 // loginCmd signs the CLI in with the device authorization flow: it prints
 // where to confirm the code, waits, and stores the session token.
 func loginCmd(args []string) int {
-	fs := newFlagSet("login", "")
+	fs := newFlagSet("login", loginNotes())
 	serverURL := serverFlag(fs)
 	provider := fs.String("provider", "", "identity provider ID (default: the only one the control plane offers)")
 	if _, err := parseInterspersed(fs, args); err != nil {
-		return 2
+		return flagsFailed(err)
 	}
 	server, err := serverURL()
 	if err != nil {
@@ -55,6 +55,19 @@ func loginCmd(args []string) int {
 	}
 	fmt.Printf("Signed in to %s as %s (%s).\n", server, s.User.Email, s.User.Role)
 	return 0
+}
+
+// loginNotes ends airlock login's help: where the token is kept.
+func loginNotes() string {
+	here := ""
+	if p, err := cliauth.DefaultPath(); err == nil && os.Getenv("AIRLOCK_CREDENTIALS") == "" {
+		here = " (here " + p + ")"
+	}
+	return "The session token is stored in $AIRLOCK_CREDENTIALS, else in\n" +
+		"os.UserConfigDir()/airlock/credentials.json" + here + ",\n" +
+		"readable by you only, one token per server. $AIRLOCK_TOKEN, when set, is\n" +
+		"used instead. Signing in again ends the session it replaces.\n" +
+		"make dev signs the CLI in for you.\n"
 }
 
 // signIn runs the device flow against server; show tells the person what
@@ -96,7 +109,7 @@ func logoutCmd(args []string) int {
 	fs := newFlagSet("logout", "")
 	serverURL := serverFlag(fs)
 	if _, err := parseInterspersed(fs, args); err != nil {
-		return 2
+		return flagsFailed(err)
 	}
 	server, err := serverURL()
 	if err != nil {

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"net/url"
@@ -88,6 +89,15 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// flagsFailed is the exit status after parseInterspersed failed (the flag
+// package has printed why, and the usage): 0 when help was asked for, else 2.
+func flagsFailed(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
 }
 
 // newFlagSet is the flag set of the subcommand cmd ("run", "plugin run");

@@ -57,13 +57,17 @@ func TestFlagUsageShowsTheSynopsis(t *testing.T) {
 		want []string
 	}{
 		{"run", []string{"usage: airlock run [--server URL]", "   or: airlock run --local ", "         submit a pipeline", "\nflags:\n", "-follow"}},
-		{"login", []string{"usage: airlock login [--server URL]", "-provider"}},
+		{"login", []string{"usage: airlock login [--server URL]", "-provider", "$AIRLOCK_CREDENTIALS", "/airlock/credentials.json", "make dev signs the CLI in"}},
 		{"logout", []string{"usage: airlock logout [--server URL]"}},
 		{"plugin run", []string{"usage: airlock plugin run FILE.wasm"}},
 		{"lint", []string{"usage: airlock lint FILE..."}},
 		{"dev", []string{"usage: airlock dev [--port N]", "-slots"}},
 	} {
-		fs := newFlagSet(tc.cmd, "")
+		notes := ""
+		if tc.cmd == "login" {
+			notes = loginNotes()
+		}
+		fs := newFlagSet(tc.cmd, notes)
 		serverFlag(fs)
 		fs.Bool("follow", false, "")
 		fs.String("provider", "", "")

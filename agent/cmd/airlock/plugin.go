@@ -39,7 +39,7 @@ func pluginCmd(args []string) int {
 	fs.DurationVar(&opts.Timeout, "timeout", 5*time.Minute, "stop the plugin after this long")
 	pos, err := parseInterspersed(fs, args[1:])
 	if err != nil {
-		return 2
+		return flagsFailed(err)
 	}
 	if len(pos) != 1 {
 		fmt.Fprintln(os.Stderr, "airlock plugin run: name exactly one .wasm file")

@@ -49,7 +49,7 @@ func runCmd(args []string) int {
 	pluginPath := fs.String("plugin-path", "", "folders (colon-separated) where --local finds Wasm plugins by name (default: build/plugins of the pipeline's checkout)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return 2
+		return flagsFailed(err)
 	}
 	if len(pos) != 1 {
 		fmt.Fprintln(os.Stderr, "airlock run: name exactly one pipeline file")
