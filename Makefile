@@ -93,12 +93,15 @@ check: build
 	$(GO) mod tidy -diff
 	test -z "$$(git status --porcelain)" || { echo "the tree is dirty after the build:"; git status --porcelain; exit 1; }
 
-## fuzz: a short run of every fuzz test
+## fuzz: a short run of every fuzz test in the tree (FUZZTIME per test, default 10s)
+FUZZTIME ?= 10s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./internal/pipeline
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./internal/wire
-	$(GO) test -run '^$$' -fuzz FuzzMessage -fuzztime 30s ./edge/scheduler
-	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 30s ./internal/catalog
+	@grep -rl --include='*_test.go' '^func Fuzz' agent edge internal plugins | sort | while read -r f; do \
+		for fn in $$(grep -o '^func Fuzz[A-Za-z0-9_]*' "$$f" | cut -d' ' -f2); do \
+			echo "--- $$fn ./$$(dirname "$$f")"; \
+			$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) "./$$(dirname "$$f")" || exit 1; \
+		done; \
+	done
 
 ## screenshots: refresh docs/screenshots from the browser test against the real stack (needs chromium)
 screenshots: build

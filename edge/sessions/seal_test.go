@@ -103,9 +103,11 @@ func FuzzUnseal(f *testing.F) {
 	f.Add("")
 	f.Add(strings.Repeat("A", 60))
 	f.Fuzz(func(t *testing.T, s string) {
+		// Sealing is randomised, so a fuzzing worker's own seed differs
+		// from the coordinator's: what may open is what seal was given.
 		var v loginSeal
-		if err := unseal(key, sealPurposeLogin, s, &v); err == nil && s != good {
-			t.Fatalf("unseal(%q) opened a value seal did not make", s)
+		if err := unseal(key, sealPurposeLogin, s, &v); err == nil && (v.Provider != "acme" || v.State != "s") {
+			t.Fatalf("unseal(%q) opened a value seal did not make: %+v", s, v)
 		}
 	})
 }
