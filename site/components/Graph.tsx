@@ -8,13 +8,12 @@ import type { Job } from '../lib/api.ts';
 import { defaultLayoutOptions, layout, neighbour } from '../lib/dag.ts';
 import type { Direction } from '../lib/dag.ts';
 import { stateClass, stateLabel } from './StateBadge.tsx';
-import { displayLabel } from '../lib/format.ts';
+import { displayLabel, truncate } from '../lib/format.ts';
 
 const { nodeWidth: W, nodeHeight: H } = defaultLayoutOptions;
 
-function clip(text: string, max: number): string {
-  return text.length > max ? text.slice(0, max - 1) + '…' : text;
-}
+/** LabelChars is how many characters of a label fit in a node's box. */
+const LabelChars = 22;
 
 export function Graph({ jobs, selected, onSelect }: { jobs: Job[]; selected: string | null; onSelect: (key: string) => void }) {
   const placed = useMemo(() => layout(jobs), [jobs]);
@@ -62,7 +61,10 @@ export function Graph({ jobs, selected, onSelect }: { jobs: Job[]; selected: str
         ))}
         {placed.nodes.map((n) => {
           const job = byKey.get(n.key)!;
+          // The box shows as much of the label as fits; the accessible name
+          // and the <title> tooltip always carry all of it.
           const label = displayLabel(job.label, job.key);
+          const shown = truncate(label, LabelChars);
           return (
             <g
               key={n.key}
@@ -82,10 +84,10 @@ export function Graph({ jobs, selected, onSelect }: { jobs: Job[]; selected: str
               <rect x={-4} y={-4} width={W + 8} height={H + 8} rx={11} className="graph-focus" />
               <rect width={W} height={H} rx={8} className="graph-box" />
               <rect width={5} height={H} rx={2} className="graph-stripe" />
-              <text x={16} y={18} className="graph-label">
-                {clip(label, 22)}
+              <text x={16} y={18} className="graph-label" aria-hidden="true">
+                {shown}
               </text>
-              <text x={16} y={34} className="graph-sub">
+              <text x={16} y={34} className="graph-sub" aria-hidden="true">
                 {stateLabel(job.state)}
                 {job.attempt > 1 ? ` · attempt ${job.attempt}` : ''}
               </text>

@@ -54,9 +54,16 @@ export function RunsTable({ runs, now, caption }: { runs: RunSummary[]; now: num
                 {!r.branch && !r.commit ? <span className="muted">—</span> : null}
               </td>
               <td data-label="Message" className="message-cell">
-                {r.message ? <span className="message">{r.message.split('\n')[0]}</span> : <span className="muted">—</span>}
+                {r.message ? (
+                  // One line, cut with "…" when the column is narrow: all of it is the title.
+                  <span className="message" title={r.message.split('\n')[0]}>
+                    {r.message.split('\n')[0]}
+                  </span>
+                ) : (
+                  <span className="muted">—</span>
+                )}
               </td>
-              <td data-label="Created">
+              <td data-label="Created" className="when-cell">
                 <time dateTime={new Date(r.created_ms).toISOString()} title={absolute(r.created_ms)}>
                   {ago(r.created_ms, now)}
                 </time>

@@ -1,8 +1,9 @@
 // usePoll loads data now and again every interval while the page is visible,
-// keeping the last good data when a refresh fails. A 401 has already sent the
-// browser to sign-in (see lib/api.ts), so it is not shown as an error.
+// keeping the last good data when a refresh fails (the loop is lib/poll.ts). A
+// 401 has already sent the browser to sign-in (see lib/api.ts), so it is not
+// shown as an error.
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { SignedOutError } from '../lib/api.ts';
+import { startPoll } from '../lib/poll.ts';
 
 export interface Poll<T> {
   data: T | undefined;
@@ -13,13 +14,19 @@ export interface Poll<T> {
   refresh: () => void;
 }
 
-export function usePoll<T>(load: (() => Promise<T>) | null, intervalMs: number, key: string): Poll<T> {
+/**
+ * final, if given, tells an error after which polling stops (a 404 for a run
+ * that does not exist); refresh() starts it again.
+ */
+export function usePoll<T>(load: (() => Promise<T>) | null, intervalMs: number, key: string, final?: (e: Error) => boolean): Poll<T> {
   const [data, setData] = useState<T | undefined>(undefined);
   const [error, setError] = useState<Error | null>(null);
   const [updated, setUpdated] = useState<number | null>(null);
   const [tick, setTick] = useState(0);
   const loadRef = useRef(load);
   loadRef.current = load;
+  const finalRef = useRef(final);
+  finalRef.current = final;
 
   useEffect(() => {
     setData(undefined);
@@ -29,32 +36,24 @@ export function usePoll<T>(load: (() => Promise<T>) | null, intervalMs: number, 
 
   useEffect(() => {
     if (!loadRef.current) return;
-    let stopped = false;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const run = async () => {
-      timer = undefined;
-      if (stopped) return;
-      if (document.hidden) return; // resumed by visibilitychange
-      try {
-        const d = await loadRef.current!();
-        if (stopped) return;
+    const poller = startPoll<T>({
+      load: () => loadRef.current!(),
+      intervalMs,
+      onData: (d) => {
         setData(d);
         setError(null);
         setUpdated(Date.now());
-      } catch (e) {
-        if (stopped || e instanceof SignedOutError) return;
-        setError(e as Error);
-      }
-      if (!stopped && intervalMs > 0) timer = setTimeout(run, intervalMs);
-    };
+      },
+      onError: setError,
+      final: (e) => finalRef.current?.(e) ?? false,
+      hidden: () => document.hidden,
+    });
     const onVisible = () => {
-      if (!document.hidden && timer === undefined) void run();
+      if (!document.hidden) poller.resume();
     };
-    void run();
     document.addEventListener('visibilitychange', onVisible);
     return () => {
-      stopped = true;
-      if (timer) clearTimeout(timer);
+      poller.stop();
       document.removeEventListener('visibilitychange', onVisible);
     };
   }, [key, intervalMs, tick]);

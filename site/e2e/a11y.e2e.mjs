@@ -14,7 +14,7 @@
 // Then: the focus is visible while tabbing through the header; the step graph
 // works from the keyboard; masked secrets in the log are named and searchable;
 // a failing or unreachable API shows an error with "Try again" that recovers;
-// an unknown run says "Run not found"; a session that expires mid-page leads
+// an unknown run says "Run not found" and stops polling; a session that expires mid-page leads
 // to sign-in and back to the same page; ending sessions asks first.
 //
 //   CHROMIUM=/usr/bin/chromium   AIRLOCK_SCREENSHOTS=dir (optional)
@@ -326,9 +326,24 @@ try {
     await page.locator('[data-testid="agent-card"]').first().waitFor({ timeout: 10_000 }); // the next poll
   });
 
-  await step('an unknown run says "Run not found"', async () => {
-    await page.goto(`${base}/runs/view/?id=no-such-run`);
-    await page.getByRole('heading', { level: 1, name: 'Run not found' }).waitFor({ timeout });
+  await step('an unknown run says "Run not found", stops asking, and "Try again" asks once more', async () => {
+    let asked = 0;
+    const count = (req) => {
+      if (new URL(req.url()).pathname === '/v1/runs/no-such-run') asked++;
+    };
+    page.on('request', count);
+    try {
+      await page.goto(`${base}/runs/view/?id=no-such-run`);
+      await page.getByRole('heading', { level: 1, name: 'Run not found' }).waitFor({ timeout });
+      await page.waitForTimeout(4_500); // two poll intervals (2 s)
+      assert(asked === 1, `the run page asked for an unknown run ${asked} times, not once`);
+      await page.locator('[data-testid="run-not-found-retry"]').click();
+      await page.getByRole('heading', { level: 1, name: 'Run not found' }).waitFor({ timeout });
+      await page.waitForTimeout(2_500);
+      assert(asked === 2, `after "Try again" the run page asked ${asked} times in all, not twice`);
+    } finally {
+      page.off('request', count);
+    }
   });
 
   await step('ending sessions asks first: Escape backs out, focus returns; confirming ends them', async () => {

@@ -127,6 +127,14 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * isNotFound tells a 404 from the control plane: the thing asked for does not
+ * exist, and asking again on a timer will not change that.
+ */
+export function isNotFound(e: unknown): boolean {
+  return e instanceof ApiError && e.status === 404;
+}
+
 /** SignedOutError is a 401: the browser is already on its way to sign-in. */
 export class SignedOutError extends Error {
   constructor() {

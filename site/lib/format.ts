@@ -100,3 +100,23 @@ export function displayLabel(label: string | undefined, key: string): string {
   const text = (label ?? '').replace(/:[a-z][a-z0-9_+-]*:/gi, ' ').replace(/\s+/g, ' ').trim();
   return text || key;
 }
+
+/**
+ * truncate shortens text to at most max characters (code points), ending in
+ * "…". It cuts at the last word boundary when that keeps at least half of the
+ * room ("lint this pipeline (With cache)" → "lint this pipeline…", not
+ * "lint this pipeline (W…"), else mid-word; punctuation and open brackets left
+ * dangling before the cut are dropped.
+ */
+export function truncate(text: string, max: number): string {
+  const chars = Array.from(text);
+  if (chars.length <= max) return text;
+  if (max < 2) return max < 1 ? '' : '…';
+  const room = chars.slice(0, max - 1).join('');
+  // A cut right before a space is a word boundary too.
+  const atSpace = /\s/.test(chars[max - 1] ?? '');
+  const boundary = atSpace ? room.length : Math.max(room.lastIndexOf(' '), room.lastIndexOf('\t'));
+  const keep = boundary >= Math.ceil((max - 1) / 2) ? room.slice(0, boundary) : room;
+  const trimmed = keep.replace(/[\s([{<"'`:;,.\-–—/\\|·]+$/u, '');
+  return (trimmed || keep.trimEnd() || room) + '…';
+}

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Client, ApiError, SignedOutError } from '../lib/api.ts';
+import { Client, ApiError, SignedOutError, isNotFound } from '../lib/api.ts';
 
 interface Call {
   url: string;
@@ -111,4 +111,12 @@ test('retry and rebuild POST {} as JSON to their endpoints', async () => {
 test('a 409 from retry is an ApiError with the server’s message', async () => {
   const { client } = fake([json(409, { error: 'job "unit" of run "r_1" is passed: it passed' })]);
   await assert.rejects(client.retryJob('r_1', 'unit'), (e: ApiError) => e.status === 409 && /it passed/.test(e.message));
+});
+
+test('isNotFound: a 404 from the API, nothing else', () => {
+  assert.equal(isNotFound(new ApiError(404, 'run "x" not found')), true);
+  assert.equal(isNotFound(new ApiError(500, 'boom')), false);
+  assert.equal(isNotFound(new ApiError(0, 'offline')), false);
+  assert.equal(isNotFound(new Error('404')), false);
+  assert.equal(isNotFound(null), false);
 });

@@ -49,6 +49,22 @@ test('Graph: a button per job named by label and state, an edge per dependency',
   assert.doesNotMatch(out, /:go:/);
 });
 
+test('Graph: a long label is cut at a word in the box, whole in the name and the tooltip', () => {
+  const long = 'lint this pipeline (With cache) & <more>';
+  const jobs = [job('lint', 'failed', [], { label: `:mag: ${long}` })];
+  const out = html(h(c.Graph, { jobs, selected: null, onSelect: () => {} }));
+  const esc = 'lint this pipeline \\(With cache\\) &amp; &lt;more&gt;';
+  // The selectors the e2e tests use are unchanged.
+  assert.match(out, /<g [^>]*data-testid="graph-node" data-key="lint" data-state="failed"/);
+  // The accessible name and the <title> (a tooltip, and the node's description) carry all of it.
+  assert.match(out, new RegExp(`role="button" tabindex="0" aria-pressed="false" aria-label="${esc}: Failed"`));
+  assert.match(out, new RegExp(`<g [^>]*data-testid="graph-node"[^>]*><title>${esc} \\(lint\\) — Failed</title>`));
+  // The box shows it cut at a word boundary, not mid-word.
+  assert.match(out, /<text x="16" y="18" class="graph-label" aria-hidden="true">lint this pipeline…<\/text>/);
+  assert.doesNotMatch(out, /\(W…/);
+  assert.doesNotMatch(out, /<more>/);
+});
+
 test('LogLine: log text is escaped text, coloured by class', () => {
   const model = new c.LogModel();
   model.append('\x1b[31m<script>alert("x")</script>\x1b[0m & <b>not bold</b>\n');
@@ -134,6 +150,10 @@ test('RunsTable: who triggered each run, branch and commit, and a link to it', (
   assert.match(out, /<span class="trigger">ada@example.com<\/span>/);
   assert.match(out, /<code class="commit" title="0123456789abcdef">01234567<\/code>/);
   assert.match(out, />first line</);
+  // The message is one line, cut with "…" by CSS when narrow: the title has it whole.
+  assert.match(out, /<span class="message" title="first line">first line<\/span>/);
+  // "Created" never wraps (see the runs-table rules in globals.css).
+  assert.match(out, /<td data-label="Created" class="when-cell">/);
   assert.doesNotMatch(out, /second/);
   assert.match(out, />1m 30s</); // running: so far
   assert.match(out, />1m 40s</); // finished

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { toMillis, duration, ago, device, displayLabel } from '../lib/format.ts';
+import { toMillis, duration, ago, device, displayLabel, truncate } from '../lib/format.ts';
 
 test('toMillis reads every timestamp form', () => {
   assert.equal(toMillis(1_700_000_000_000), 1_700_000_000_000);
@@ -40,4 +40,26 @@ test('displayLabel', () => {
   assert.equal(displayLabel('ratio 1:2:3', 'r'), 'ratio 1:2:3');
   assert.equal(displayLabel(':rocket:', 'deploy'), 'deploy');
   assert.equal(displayLabel(undefined, 'k'), 'k');
+});
+
+test('truncate: at a word boundary when it can, with "…", never longer than max', () => {
+  // The trial's label: not "lint this pipeline (W…".
+  assert.equal(truncate('lint this pipeline (With cache)', 22), 'lint this pipeline…');
+  assert.equal(truncate('short', 22), 'short');
+  assert.equal(truncate('exactly twenty-two ch.', 22), 'exactly twenty-two ch.');
+  // Punctuation left dangling before the cut goes too.
+  assert.equal(truncate('unit tests, integration', 22), 'unit tests…');
+  assert.equal(truncate('unit tests — integration tests', 22), 'unit tests…');
+  // A cut right before a space keeps the whole last word.
+  assert.equal(truncate('deploy to staging now', 18), 'deploy to staging…');
+  // No boundary in the second half of the room: cut mid-word.
+  assert.equal(truncate('averyveryveryverylongsinglewordlabel', 22), 'averyveryveryverylong…');
+  assert.equal(truncate('go integrationtestsuiteforall', 22), 'go integrationtestsui…');
+  // Counted in code points, so an astral character is not split.
+  assert.equal(truncate('😀'.repeat(30), 5), '😀😀😀😀…');
+  for (const [text, max] of [['lint this pipeline (With cache)', 22], ['a b c d e f g h i j k', 8], ['x'.repeat(40), 10]] as const) {
+    assert.ok(Array.from(truncate(text, max)).length <= max, `${text} at ${max}`);
+  }
+  assert.equal(truncate('abc', 1), '…');
+  assert.equal(truncate('abc', 0), '');
 });

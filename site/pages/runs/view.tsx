@@ -13,7 +13,7 @@ import { LogPanel } from '../../components/LogPanel.tsx';
 import { StateBadge } from '../../components/StateBadge.tsx';
 import { Empty, ErrorBox, Loading, StaleNote } from '../../components/States.tsx';
 import { useNow, usePoll } from '../../components/usePoll.ts';
-import { api, ApiError, isRetryable, isTerminal, SignedOutError } from '../../lib/api.ts';
+import { api, isNotFound, isRetryable, isTerminal, SignedOutError } from '../../lib/api.ts';
 import type { Job, Run } from '../../lib/api.ts';
 import { absolute, ago, displayLabel, duration, shortCommit } from '../../lib/format.ts';
 
@@ -83,7 +83,8 @@ export default function RunPage() {
   const router = useRouter();
   const id = typeof router.query.id === 'string' ? router.query.id : '';
   const jobParam = typeof router.query.job === 'string' ? router.query.job : '';
-  const poll = usePoll<Run>(router.isReady && id ? () => api().run(id) : null, RefreshMs, `run:${id}`);
+  // Polling stops at a 404 (no such run); "Try again" starts it once more.
+  const poll = usePoll<Run>(router.isReady && id ? () => api().run(id) : null, RefreshMs, `run:${id}`, isNotFound);
   const [override, setOverride] = useState<Run | null>(null);
   const [actionError, setActionError] = useState<string | null>(null);
   const now = useNow(1000);
@@ -137,7 +138,7 @@ export default function RunPage() {
         <Link href="/">Runs</Link> <span aria-hidden="true">/</span> <span>{run ? `#${run.number}` : id}</span>
       </nav>
       {!run ? (
-        poll.error instanceof ApiError && poll.error.status === 404 ? (
+        poll.error && isNotFound(poll.error) ? (
           <>
             <div className="page-head">
               <h1>Run not found</h1>
@@ -145,6 +146,11 @@ export default function RunPage() {
             <Empty title="Run not found" testid="run-not-found">
               There is no run with ID <code>{id}</code>: the link may be mistyped, or the run is older than the control plane keeps.{' '}
               <Link href="/">See the latest runs.</Link>
+              <div className="state-actions">
+                <button type="button" className="btn" onClick={poll.refresh} data-testid="run-not-found-retry">
+                  Try again
+                </button>
+              </div>
             </Empty>
           </>
         ) : (
