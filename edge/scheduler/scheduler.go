@@ -25,16 +25,8 @@ import (
 	"github.com/airlockci/airlock/edge/internal/sqlcol"
 )
 
-// DB is SQLite storage.
-//
-// Exec runs one statement with positional `?` arguments (string, int64,
-// []byte or nil) and returns its result rows, each a slice of column values
-// (string, int64 or float64, []byte, or nil). Transaction runs fn so that
-// either everything it wrote is kept or, when fn returns an error, nothing.
-type DB interface {
-	Exec(query string, args ...any) ([][]any, error)
-	Transaction(fn func() error) error
-}
+// DB is SQLite storage; see sqlcol.DB for the contract.
+type DB = sqlcol.DB
 
 // Sockets are the agents' open WebSocket connections, named by connection ID.
 // Send and Close on a connection that is already gone do nothing and return

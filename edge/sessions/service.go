@@ -21,18 +21,9 @@ import (
 	"github.com/airlockci/airlock/internal/oidcjwt"
 )
 
-// DB is SQLite storage, the same contract as scheduler.DB.
-//
-// Exec runs one statement with positional `?` arguments (string, int64,
-// []byte or nil) and returns its result rows, each a slice of column values
-// (string, int64 or float64, []byte, or nil). Transaction runs fn so that
-// either everything it wrote is kept or, when fn returns an error, nothing.
-// The DB need not be safe for concurrent use: the Service serialises its
-// calls.
-type DB interface {
-	Exec(query string, args ...any) ([][]any, error)
-	Transaction(fn func() error) error
-}
+// DB is SQLite storage; see sqlcol.DB for the contract. The Service
+// serialises its calls.
+type DB = sqlcol.DB
 
 // Fetcher sends the Service's outbound HTTP requests (discovery, JWKS,
 // token and device authorization endpoints); see oidcjwt.Fetcher for the

@@ -14,14 +14,8 @@ import (
 	"github.com/airlockci/airlock/edge/internal/sqlcol"
 )
 
-// DB is SQLite storage, the contract of scheduler.DB and sessions.DB:
-// Exec runs one statement with positional `?` arguments and returns its
-// rows; Transaction runs fn so that either everything it wrote is kept or,
-// when fn returns an error, nothing.
-type DB interface {
-	Exec(query string, args ...any) ([][]any, error)
-	Transaction(fn func() error) error
-}
+// DB is SQLite storage; see sqlcol.DB for the contract.
+type DB = sqlcol.DB
 
 // Run applies, in one transaction, the migrations db has not had yet and
 // records the new version. It fails, changing nothing, when db's version

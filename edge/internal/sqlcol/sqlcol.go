@@ -1,9 +1,22 @@
-// Package sqlcol reads the column values a DB's Exec returns (see
-// scheduler.DB): the same column comes back as int64 from the native
-// SQLite the tests use and as float64 from the Durable Object's
-// JavaScript, TEXT as string or []byte. A NULL or a value of another type
-// reads as the zero value.
+// Package sqlcol is the Durable Objects' SQLite storage contract (DB) and
+// reads the column values its Exec returns: the same column comes back as
+// int64 from the native SQLite the tests use and as float64 from the
+// Durable Object's JavaScript, TEXT as string or []byte. A NULL or a value
+// of another type reads as the zero value.
 package sqlcol
+
+// DB is SQLite storage: the Durable Object's (edge/internal/jsdo) or, in
+// tests, a native one (internal/sqlitedb).
+//
+// Exec runs one statement with positional `?` arguments (string, int64,
+// []byte or nil) and returns its result rows, each a slice of column values
+// (string, int64 or float64, []byte, or nil). Transaction runs fn so that
+// either everything it wrote is kept or, when fn returns an error, nothing.
+// A DB need not be safe for concurrent use: its users serialise their calls.
+type DB interface {
+	Exec(query string, args ...any) ([][]any, error)
+	Transaction(fn func() error) error
+}
 
 // Int reads an INTEGER column.
 func Int(v any) int64 {
