@@ -26,29 +26,17 @@ type input struct {
 	Config Config `json:"config"`
 }
 
-// Level and Logger are the example plugins' shared logging (plugins/internal/plog).
-type (
-	Level  = plog.Level
-	Logger = plog.Logger
-)
-
-const (
-	Info  = plog.Info
-	Warn  = plog.Warn
-	Error = plog.Error
-)
-
 // Run is the whole plugin: it reads the runner's input JSON, works on fsys
 // (the workspace) and returns the exit status.
-func Run(rawInput []byte, fsys fs.FS, log Logger) int32 {
+func Run(rawInput []byte, fsys fs.FS, log plog.Logger) int32 {
 	var in input
 	if err := json.Unmarshal(rawInput, &in); err != nil {
-		log(Error, "checksum: bad input: "+err.Error())
+		log(plog.Error, "checksum: bad input: "+err.Error())
 		return 2
 	}
 	cfg := in.Config
 	if len(cfg.Files) == 0 && cfg.Verify == "" {
-		log(Error, `checksum: config needs "files" (a list of patterns), "verify" (a SHA256SUMS file), or both`)
+		log(plog.Error, `checksum: config needs "files" (a list of patterns), "verify" (a SHA256SUMS file), or both`)
 		return 2
 	}
 	failed := false
@@ -56,18 +44,18 @@ func Run(rawInput []byte, fsys fs.FS, log Logger) int32 {
 	if len(cfg.Files) > 0 {
 		files, err := workspace.Glob(fsys, cfg.Files)
 		if err != nil {
-			log(Error, "checksum: files: "+err.Error())
+			log(plog.Error, "checksum: files: "+err.Error())
 			return 1
 		}
 		for _, f := range files {
 			sum, err := hashFile(fsys, f)
 			if err != nil {
-				log(Error, fmt.Sprintf("checksum: %s: %v", f, err))
+				log(plog.Error, fmt.Sprintf("checksum: %s: %v", f, err))
 				failed = true
 				continue
 			}
 			hashes[f] = sum
-			log(Info, sum+"  "+f)
+			log(plog.Info, sum+"  "+f)
 		}
 	}
 	if cfg.Verify != "" {
@@ -83,23 +71,23 @@ func Run(rawInput []byte, fsys fs.FS, log Logger) int32 {
 
 // verify checks every file listed in the sums file; known holds hashes
 // already computed, by workspace path.
-func verify(fsys fs.FS, sumsPath string, known map[string]string, log Logger) bool {
+func verify(fsys fs.FS, sumsPath string, known map[string]string, log plog.Logger) bool {
 	if !fs.ValidPath(sumsPath) {
-		log(Error, fmt.Sprintf("checksum: verify: %q is not a path relative to the workspace", sumsPath))
+		log(plog.Error, fmt.Sprintf("checksum: verify: %q is not a path relative to the workspace", sumsPath))
 		return false
 	}
 	data, err := fs.ReadFile(fsys, sumsPath)
 	if err != nil {
-		log(Error, fmt.Sprintf("checksum: verify: read %s: %v", sumsPath, err))
+		log(plog.Error, fmt.Sprintf("checksum: verify: read %s: %v", sumsPath, err))
 		return false
 	}
 	entries, err := ParseSums(string(data))
 	if err != nil {
-		log(Error, fmt.Sprintf("checksum: verify: %s:%v", sumsPath, err))
+		log(plog.Error, fmt.Sprintf("checksum: verify: %s:%v", sumsPath, err))
 		return false
 	}
 	if len(entries) == 0 {
-		log(Error, fmt.Sprintf("checksum: verify: %s lists no file", sumsPath))
+		log(plog.Error, fmt.Sprintf("checksum: verify: %s lists no file", sumsPath))
 		return false
 	}
 	dir := path.Dir(sumsPath)
@@ -109,7 +97,7 @@ func verify(fsys fs.FS, sumsPath string, known map[string]string, log Logger) bo
 		p := path.Join(dir, e.Path)
 		listed[p] = true
 		if !fs.ValidPath(p) {
-			log(Error, fmt.Sprintf("%s: FAILED (outside the workspace)", e.Path))
+			log(plog.Error, fmt.Sprintf("%s: FAILED (outside the workspace)", e.Path))
 			ok = false
 			continue
 		}
@@ -117,30 +105,30 @@ func verify(fsys fs.FS, sumsPath string, known map[string]string, log Logger) bo
 		if !found {
 			sum, err = hashFile(fsys, p)
 			if errors.Is(err, fs.ErrNotExist) {
-				log(Error, fmt.Sprintf("%s: FAILED (missing)", p))
+				log(plog.Error, fmt.Sprintf("%s: FAILED (missing)", p))
 				ok = false
 				continue
 			}
 			if err != nil {
-				log(Error, fmt.Sprintf("%s: FAILED (%v)", p, err))
+				log(plog.Error, fmt.Sprintf("%s: FAILED (%v)", p, err))
 				ok = false
 				continue
 			}
 		}
 		if sum != e.SHA256 {
-			log(Error, fmt.Sprintf("%s: FAILED (sha256 is %s, %s lists %s)", p, sum, sumsPath, e.SHA256))
+			log(plog.Error, fmt.Sprintf("%s: FAILED (sha256 is %s, %s lists %s)", p, sum, sumsPath, e.SHA256))
 			ok = false
 			continue
 		}
-		log(Info, p+": OK")
+		log(plog.Info, p+": OK")
 	}
 	for p := range known {
 		if !listed[p] && p != sumsPath {
-			log(Warn, fmt.Sprintf("%s is not listed in %s", p, sumsPath))
+			log(plog.Warn, fmt.Sprintf("%s is not listed in %s", p, sumsPath))
 		}
 	}
 	if ok {
-		log(Info, fmt.Sprintf("checksum: all %d files listed in %s match", len(entries), sumsPath))
+		log(plog.Info, fmt.Sprintf("checksum: all %d files listed in %s match", len(entries), sumsPath))
 	}
 	return ok
 }

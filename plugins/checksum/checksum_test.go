@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/airlockci/airlock/plugins/internal/plog"
 )
 
 func sum(s string) string {
@@ -15,14 +17,14 @@ func sum(s string) string {
 }
 
 type logLine struct {
-	level Level
+	level plog.Level
 	text  string
 }
 
 func runPlugin(t *testing.T, fsys fstest.MapFS, input string) ([]logLine, int32) {
 	t.Helper()
 	var lines []logLine
-	status := Run([]byte(input), fsys, func(level Level, text string) {
+	status := Run([]byte(input), fsys, func(level plog.Level, text string) {
 		lines = append(lines, logLine{level, text})
 	})
 	return lines, status

@@ -36,18 +36,6 @@ type input struct {
 	Config Config `json:"config"`
 }
 
-// Level and Logger are the example plugins' shared logging (plugins/internal/plog).
-type (
-	Level  = plog.Level
-	Logger = plog.Logger
-)
-
-const (
-	Info  = plog.Info
-	Warn  = plog.Warn
-	Error = plog.Error
-)
-
 const defaultSlowest = 5
 
 // Report formats.
@@ -59,15 +47,15 @@ const (
 
 // Run is the whole plugin: it reads the runner's input JSON, reads the
 // reports from fsys (the workspace) and returns the exit status.
-func Run(rawInput []byte, fsys fs.FS, log Logger) int32 {
+func Run(rawInput []byte, fsys fs.FS, log plog.Logger) int32 {
 	var in input
 	if err := json.Unmarshal(rawInput, &in); err != nil {
-		log(Error, "junit-summary: bad input: "+err.Error())
+		log(plog.Error, "junit-summary: bad input: "+err.Error())
 		return 2
 	}
 	cfg := in.Config
 	if len(cfg.Files) == 0 {
-		log(Error, `junit-summary: config needs "files", a list of report patterns such as ["reports/**/*.xml"]`)
+		log(plog.Error, `junit-summary: config needs "files", a list of report patterns such as ["reports/**/*.xml"]`)
 		return 2
 	}
 	switch cfg.Format {
@@ -75,7 +63,7 @@ func Run(rawInput []byte, fsys fs.FS, log Logger) int32 {
 		cfg.Format = FormatAuto
 	case FormatAuto, FormatJUnit, FormatGoTest:
 	default:
-		log(Error, fmt.Sprintf("junit-summary: format %q: want %q, %q or %q", cfg.Format, FormatAuto, FormatJUnit, FormatGoTest))
+		log(plog.Error, fmt.Sprintf("junit-summary: format %q: want %q, %q or %q", cfg.Format, FormatAuto, FormatJUnit, FormatGoTest))
 		return 2
 	}
 	maxOutput := int(cfg.MaxOutputLines)
@@ -87,7 +75,7 @@ func Run(rawInput []byte, fsys fs.FS, log Logger) int32 {
 	}
 	files, err := workspace.Glob(fsys, cfg.Files)
 	if err != nil {
-		log(Error, "junit-summary: files: "+err.Error())
+		log(plog.Error, "junit-summary: files: "+err.Error())
 		return 1
 	}
 	var all []TestCase
@@ -102,7 +90,7 @@ func Run(rawInput []byte, fsys fs.FS, log Logger) int32 {
 			goReports++
 		}
 		if err != nil {
-			log(Error, "junit-summary: "+err.Error())
+			log(plog.Error, "junit-summary: "+err.Error())
 			unreadable++
 			continue
 		}
@@ -110,9 +98,9 @@ func Run(rawInput []byte, fsys fs.FS, log Logger) int32 {
 		if r.goReport != nil {
 			goPkgs = append(goPkgs, r.goReport.Packages...)
 			if n := r.goReport.OddLines; n > 0 {
-				log(Warn, fmt.Sprintf("junit-summary: %s: %s not test2json events, left out; the first:", name, plural(n, "line")))
+				log(plog.Warn, fmt.Sprintf("junit-summary: %s: %s not test2json events, left out; the first:", name, plural(n, "line")))
 				for _, l := range r.goReport.Odd {
-					log(Warn, "  "+l)
+					log(plog.Warn, "  "+l)
 				}
 			}
 		}
@@ -120,7 +108,7 @@ func Run(rawInput []byte, fsys fs.FS, log Logger) int32 {
 	s := Summarize(all)
 	if junitReports > 0 || goReports == 0 {
 		for _, line := range s.Lines(junitReports, slowestCount(cfg.Slowest)) {
-			log(Info, line)
+			log(plog.Info, line)
 		}
 	}
 	goFailed := false
@@ -128,18 +116,18 @@ func Run(rawInput []byte, fsys fs.FS, log Logger) int32 {
 		// By name, as go test prints them (the stream interleaves them).
 		sort.SliceStable(goPkgs, func(i, j int) bool { return goPkgs[i].Name < goPkgs[j].Name })
 		for _, line := range GoLines(goReports, goPkgs) {
-			log(Info, line)
+			log(plog.Info, line)
 		}
 		t := goTotals(goPkgs)
 		goFailed = t.Failed > 0 || t.FailedPackages > 0
 	}
 	if unreadable > 0 {
-		log(Error, fmt.Sprintf("junit-summary: %d of %d reports could not be read", unreadable, len(files)))
+		log(plog.Error, fmt.Sprintf("junit-summary: %d of %d reports could not be read", unreadable, len(files)))
 		return 1
 	}
 	if s.Failures > 0 || s.Errors > 0 || goFailed {
 		if cfg.FailOnFailures != nil && !*cfg.FailOnFailures {
-			log(Warn, "junit-summary: tests failed; the step passes because fail_on_failures is false")
+			log(plog.Warn, "junit-summary: tests failed; the step passes because fail_on_failures is false")
 			return 0
 		}
 		return 1

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/airlockci/airlock/plugins/internal/plog"
 )
 
 const mavenReport = `<?xml version="1.0" encoding="UTF-8"?>
@@ -35,7 +37,7 @@ const goReport = `<testsuites>
 
 func runPlugin(fsys fstest.MapFS, input string) (string, int32) {
 	var b strings.Builder
-	status := Run([]byte(input), fsys, func(level Level, line string) {
+	status := Run([]byte(input), fsys, func(level plog.Level, line string) {
 		fmt.Fprintf(&b, "%d %s\n", level, line)
 	})
 	return b.String(), status
