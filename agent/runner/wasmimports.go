@@ -34,29 +34,34 @@ func redirectImports(module []byte, from, to string, names map[string]bool) ([]b
 	if !bytes.HasPrefix(module, wasmMagic) {
 		return nil, checkWasm(module)
 	}
+	out, err := rewriteSection(module, 2, func(body []byte) ([]byte, error) {
+		return rewriteImportSection(body, from, to, names)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("import section: %w", err)
+	}
+	return out, nil
+}
+
+// rewriteSection copies module, replacing the body of every section with
+// this id by what rewrite returns; every other section is copied as it was.
+func rewriteSection(module []byte, id byte, rewrite func(body []byte) ([]byte, error)) ([]byte, error) {
 	out := make([]byte, 0, len(module)+64)
 	out = append(out, wasmMagic...)
-	r := wasmReader{b: module, off: len(wasmMagic)}
-	for r.off < len(r.b) {
-		id, err := r.byte()
+	for r := (wasmReader{b: module, off: len(wasmMagic)}); r.off < len(r.b); {
+		start := r.off
+		sid, body, err := r.section()
 		if err != nil {
 			return nil, err
 		}
-		size, err := r.u32()
-		if err != nil {
+		if sid != id {
+			out = append(out, module[start:r.off]...)
+			continue
+		}
+		if body, err = rewrite(body); err != nil {
 			return nil, err
 		}
-		body, err := r.bytes(int(size))
-		if err != nil {
-			return nil, fmt.Errorf("section %d: %w", id, err)
-		}
-		if id == 2 { // import section
-			body, err = rewriteImportSection(body, from, to, names)
-			if err != nil {
-				return nil, fmt.Errorf("import section: %w", err)
-			}
-		}
-		out = append(out, id)
+		out = append(out, sid)
 		out = appendU32(out, uint32(len(body)))
 		out = append(out, body...)
 	}

@@ -49,24 +49,11 @@ func renameInitExports(module []byte) ([]byte, bool, error) {
 		return module, false, nil
 	}
 	renames := map[string]string{"_initialize": initExport, "__wasm_call_ctors": ctorsExport}
-	out := make([]byte, 0, len(module)+64)
-	out = append(out, wasmMagic...)
-	for r := (wasmReader{b: module, off: len(wasmMagic)}); r.off < len(r.b); {
-		start := r.off
-		id, body, err := r.section()
-		if err != nil {
-			return nil, false, err
-		}
-		if id != 7 {
-			out = append(out, module[start:r.off]...) // as it was
-			continue
-		}
-		if body, err = renameExports(body, renames); err != nil {
-			return nil, false, fmt.Errorf("export section: %w", err)
-		}
-		out = append(out, id)
-		out = appendU32(out, uint32(len(body)))
-		out = append(out, body...)
+	out, err := rewriteSection(module, 7, func(body []byte) ([]byte, error) {
+		return renameExports(body, renames)
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("export section: %w", err)
 	}
 	return out, true, nil
 }
