@@ -9,6 +9,23 @@ export function Lifecycle({ lifecycle }: { lifecycle: string }) {
   return <span className={`lifecycle lifecycle-${cls}`}>{lifecycle || 'unknown'}</span>;
 }
 
+/** TagsFact is a service's tags as a Tags term of a facts list, or nothing. */
+export function TagsFact({ tags }: { tags: string[] }) {
+  if (!tags.length) return null;
+  return (
+    <>
+      <dt>Tags</dt>
+      <dd className="tags">
+        {tags.map((t) => (
+          <span key={t} className="tag">
+            {t}
+          </span>
+        ))}
+      </dd>
+    </>
+  );
+}
+
 export function ServiceList({ services }: { services: Service[] }) {
   return (
     <ul className="service-grid" aria-label="Services">
@@ -37,18 +54,7 @@ export function ServiceList({ services }: { services: Service[] }) {
                 </span>
               ))}
             </dd>
-            {s.tags.length ? (
-              <>
-                <dt>Tags</dt>
-                <dd className="tags">
-                  {s.tags.map((t) => (
-                    <span key={t} className="tag">
-                      {t}
-                    </span>
-                  ))}
-                </dd>
-              </>
-            ) : null}
+            <TagsFact tags={s.tags} />
           </dl>
         </li>
       ))}

@@ -6,7 +6,7 @@ import Link from 'next/link';
 import { useMemo } from 'react';
 import { Layout } from '../../components/Layout.tsx';
 import { RunsTable } from '../../components/RunsTable.tsx';
-import { Lifecycle } from '../../components/ServiceList.tsx';
+import { Lifecycle, TagsFact } from '../../components/ServiceList.tsx';
 import { Empty, ErrorBox, Loading, StaleNote } from '../../components/States.tsx';
 import { useNow, usePoll } from '../../components/usePoll.ts';
 import { api } from '../../lib/api.ts';
@@ -69,18 +69,7 @@ export default function ServicePage({ service: s }: Props) {
                 {s.repository}
               </a>
             </dd>
-            {s.tags.length ? (
-              <>
-                <dt>Tags</dt>
-                <dd className="tags">
-                  {s.tags.map((t) => (
-                    <span key={t} className="tag">
-                      {t}
-                    </span>
-                  ))}
-                </dd>
-              </>
-            ) : null}
+            <TagsFact tags={s.tags} />
           </dl>
           {s.links.length ? (
             <>
