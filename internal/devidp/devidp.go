@@ -109,6 +109,10 @@ func DefaultUsers() []User {
 	}
 }
 
+// DefaultPassword is a user's password when Options.Users gives none
+// (development only).
+func DefaultPassword(username string) string { return username + "-password" }
+
 // SubjectFor is the default "sub" of a user: an opaque value derived from
 // the username, so that it is stable across restarts but is not the
 // username (code that keys accounts on preferred_username shows up).
@@ -310,7 +314,7 @@ func buildUsers(us []User) (map[string]User, error) {
 			return nil, fmt.Errorf("devidp: Options.Users[%d]: duplicate Username %q", i, u.Username)
 		}
 		if u.Password == "" {
-			u.Password = u.Username + "-password"
+			u.Password = DefaultPassword(u.Username)
 		}
 		if u.Subject == "" {
 			u.Subject = SubjectFor(u.Username)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/airlockci/airlock/internal/cliauth"
@@ -77,4 +76,4 @@ func (i *Identity) SignInCLI(ctx context.Context, server, username string) (stri
 }
 
 // Password is a development user's password (see package devidp).
-func Password(username string) string { return strings.TrimSpace(username) + "-password" }
+func Password(username string) string { return devidp.DefaultPassword(username) }
