@@ -1427,7 +1427,6 @@ func TestSSODeviceFlow(t *testing.T) {
 			if a := poll(t, d.Request); a.code != 400 || !strings.Contains(a.body, "unknown or already used") {
 				t.Errorf("reuse %d: %s", i, a)
 			}
-			time.Sleep(time.Second)
 		}
 		c.unchanged(t, before)
 		if who, r := c.meAs(t, cookie(v.Token)...); who != "" {
